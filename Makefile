@@ -1,0 +1,165 @@
+# fern — one source tree, built as the kernel of any chapter.
+#
+#   make                  build the newest chapter's ISO (build/fern.iso)
+#   make CHAPTER=N        build chapter N (build/chN/fern.iso)
+#   make help             every target, with one line each
+#
+# The chapters are the manifests in chapters/: chapter N is built from the
+# sources listed by manifests 1..N, compiled with -DFERN_CHAPTER=N.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := iso
+.SUFFIXES:
+MAKEFLAGS += --no-builtin-rules
+
+# ---- chapters ---------------------------------------------------------------
+
+CHAPTER_MANIFESTS := $(sort $(wildcard chapters/[0-9][0-9]-*.mk))
+CHAPTERS :=
+include $(CHAPTER_MANIFESTS)
+NEWEST := $(lastword $(CHAPTERS))
+
+ifneq ($(filter command line environment,$(origin CHAPTER)),)
+  ifeq ($(filter $(CHAPTER),$(CHAPTERS)),)
+    $(error CHAPTER=$(CHAPTER) does not exist; the chapters are: $(CHAPTERS))
+  endif
+  BUILD := build/ch$(CHAPTER)
+else
+  CHAPTER := $(NEWEST)
+  BUILD := build
+endif
+# Chapter numbers are 1..NEWEST, so chapter N is the first N manifests.
+ACTIVE := $(wordlist 1,$(CHAPTER),$(CHAPTERS))
+SRCS := $(foreach n,$(ACTIVE),$(ch$(n).srcs))
+
+# ---- tools ------------------------------------------------------------------
+
+# CROSS=x86_64-elf- uses a cross toolchain (macOS); the host gcc or clang
+# works on Linux.
+CROSS ?=
+ifeq ($(origin CC),default)
+  CC := $(CROSS)gcc
+endif
+NASM ?= nasm
+PYTHON ?= python3
+GRUB_MKRESCUE ?= $(shell command -v grub-mkrescue || command -v grub2-mkrescue || echo grub-mkrescue)
+# The BIOS platform files: on an EFI host grub-mkrescue would otherwise
+# build an ISO that QEMU's BIOS cannot boot.
+GRUB_PLATFORM ?= $(firstword $(wildcard /usr/lib/grub/i386-pc /usr/lib/grub2/i386-pc) /usr/lib/grub/i386-pc)
+
+WERROR ?= -Werror
+IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo yes)
+
+CFLAGS_KERNEL := -std=gnu11 -O2 -g -Wall -Wextra $(WERROR) \
+	-ffreestanding -fno-pie -fno-pic -fno-stack-protector \
+	-mno-red-zone -mgeneral-regs-only -mcmodel=kernel \
+	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+	-Iinclude -DFERN_CHAPTER=$(CHAPTER)
+ifneq ($(IS_CLANG),yes)
+  # gcc would otherwise turn the loop in memset() into a call to memset().
+  CFLAGS_KERNEL += -fno-tree-loop-distribute-patterns
+else
+  CFLAGS_KERNEL += --target=x86_64-unknown-none-elf
+endif
+CFLAGS_KERNEL += $(CFLAGS)
+NASMFLAGS := -f elf64 -g -F dwarf -w+all -w+error
+LDFLAGS_KERNEL := -nostdlib -static -no-pie -Wl,-n -Wl,--build-id=none \
+	-Wl,-z,noexecstack -Wl,-z,max-page-size=0x1000
+LIBGCC := $(shell $(CC) -print-libgcc-file-name 2>/dev/null)
+
+ifeq ($(V),1)
+  Q :=
+else
+  Q := @
+endif
+
+# ---- the kernel -------------------------------------------------------------
+
+OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(basename $(SRCS)))
+FLAGS_STAMP := $(BUILD)/flags.stamp
+
+# Rebuild everything when the compiler flags change (a new chapter changes
+# FERN_CHAPTER of the default build): the stamp is rewritten only then.
+$(shell mkdir -p $(BUILD) && echo '$(CC) $(CFLAGS_KERNEL) $(NASMFLAGS) $(SRCS)' > $(FLAGS_STAMP).new && \
+	(cmp -s $(FLAGS_STAMP).new $(FLAGS_STAMP) || mv $(FLAGS_STAMP).new $(FLAGS_STAMP)); rm -f $(FLAGS_STAMP).new)
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_KERNEL) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.asm $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  NASM    $<"
+	$(Q)$(NASM) $(NASMFLAGS) -MD $(@:.o=.d) -MP $< -o $@
+
+$(BUILD)/linker.ld: src/boot/linker.ld.S $(FLAGS_STAMP)
+	$(Q)$(CC) -E -P -x c -undef -DFERN_CHAPTER=$(CHAPTER) $< -o $@
+
+$(BUILD)/fern.elf: $(OBJS) $(BUILD)/linker.ld
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_KERNEL) $(LDFLAGS_KERNEL) -T $(BUILD)/linker.ld -o $@ $(OBJS) $(LIBGCC)
+	$(Q)if command -v grub-file >/dev/null && ! grub-file --is-x86-multiboot2 $@; then \
+		echo "error: $@ has no valid Multiboot2 header in its first 32 KiB" >&2; rm -f $@; exit 1; fi
+
+$(BUILD)/fern.iso: $(BUILD)/fern.elf src/boot/grub.cfg
+	@echo "  ISO     $@"
+	$(Q)rm -rf $(BUILD)/isodir && mkdir -p $(BUILD)/isodir/boot/grub
+	$(Q)cp $(BUILD)/fern.elf $(BUILD)/isodir/boot/fern.elf
+	$(Q)cp src/boot/grub.cfg $(BUILD)/isodir/boot/grub/grub.cfg
+	$(Q)if ! $(GRUB_MKRESCUE) -d $(GRUB_PLATFORM) -o $@ $(BUILD)/isodir > $(BUILD)/grub-mkrescue.log 2>&1; then \
+		cat $(BUILD)/grub-mkrescue.log >&2; \
+		echo "error: grub-mkrescue failed; run 'make doctor' to see what is missing" >&2; exit 1; fi
+
+-include $(OBJS:.o=.d)
+
+.PHONY: iso kernel
+kernel: $(BUILD)/fern.elf	## build the kernel ELF only
+iso: $(BUILD)/fern.iso		## build the bootable ISO (CHAPTER=N for chapter N)
+
+# ---- running ----------------------------------------------------------------
+
+.PHONY: run debug
+run: iso			## boot the ISO in QEMU, serial on this terminal (Ctrl-A X quits)
+	$(Q)$(PYTHON) tests/run.py --iso $(BUILD)/fern.iso $(if $(CMDLINE),--cmdline '$(CMDLINE)')
+
+debug: iso			## boot paused with a gdb server on :1234 and attach gdb
+	$(Q)$(PYTHON) tests/run.py --iso $(BUILD)/fern.iso --debug --elf $(BUILD)/fern.elf $(if $(CMDLINE),--cmdline '$(CMDLINE)')
+
+# ---- tests ------------------------------------------------------------------
+
+GRADE := $(PYTHON) tests/grade.py
+
+.PHONY: check all-chapters grade host-tests
+all-chapters:			## build every chapter's ISO (build/chN/)
+	$(Q)for n in $(CHAPTERS); do $(MAKE) --no-print-directory CHAPTER=$$n iso || exit 1; done
+	$(Q)$(MAKE) --no-print-directory iso
+
+check: all-chapters		## build every chapter and run every test
+	$(Q)$(GRADE) --check $(GRADEFLAGS)
+
+lab%-check:			## grade lab N against chapter N's kernel (e.g. make lab1-check)
+	$(Q)$(MAKE) --no-print-directory CHAPTER=$* iso
+	$(Q)$(GRADE) --lab $* $(GRADEFLAGS)
+
+grade: all-chapters		## grade every lab
+	$(Q)$(GRADE) --labs $(GRADEFLAGS)
+
+# ---- everything else --------------------------------------------------------
+
+.PHONY: deps doctor docs clean help
+deps:				## install the build and test tools (Debian/Ubuntu; uses sudo if needed)
+	$(Q)tools/deps.sh
+
+doctor:				## check every tool and say which package provides what is missing
+	$(Q)tools/doctor.sh
+
+docs:				## Doxygen HTML of include/ in build/docs (warnings are errors)
+	$(Q)mkdir -p build/docs
+	$(Q)doxygen docs/Doxyfile
+
+clean:				## remove build/
+	rm -rf build
+
+help:				## list the targets
+	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16

@@ -1,0 +1,98 @@
+/**
+ * @file boot.h
+ * @brief What the kernel learns at boot: the Multiboot2 information from
+ *        GRUB, the command line, and QEMU's fw_cfg.
+ *
+ * The boot code maps the first 1 GiB of physical memory at KERNEL_VMA, so
+ * physical address p is readable at PHYS_TO_VIRT(p) while p < BOOT_MAPPED.
+ */
+#ifndef FERN_BOOT_H
+#define FERN_BOOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Where the kernel is linked: the top 2 GiB of the address space. */
+#define KERNEL_VMA	0xffffffff80000000UL
+/** How much physical memory the boot page tables map at KERNEL_VMA. */
+#define BOOT_MAPPED	(1UL << 30)
+/** The virtual address of physical address @p p (p < BOOT_MAPPED). */
+#define PHYS_TO_VIRT(p)	((uintptr_t)(p) + KERNEL_VMA)
+
+/** The value a Multiboot2 loader leaves in EAX (Multiboot2 spec §3.3). */
+#define MB2_BOOT_MAGIC	0x36d76289
+
+/** Multiboot2 tag types fern reads (Multiboot2 spec §3.6). */
+enum mb2_tag_type {
+	MB2_TAG_END = 0,
+	MB2_TAG_CMDLINE = 1,
+	MB2_TAG_LOADER_NAME = 2,
+	MB2_TAG_BASIC_MEMINFO = 4,
+	MB2_TAG_MMAP = 6,
+};
+
+/** Memory map region types (Multiboot2 spec §3.6.8). */
+enum mb2_memory_type {
+	MB2_MEMORY_AVAILABLE = 1,
+	MB2_MEMORY_RESERVED = 2,
+	MB2_MEMORY_ACPI_RECLAIMABLE = 3,
+	MB2_MEMORY_NVS = 4,
+	MB2_MEMORY_BADRAM = 5,
+};
+
+/** The most memory map regions fern keeps; more are reported and dropped. */
+#define BOOT_MAX_REGIONS 64
+/** The longest command line fern keeps, including its NUL. */
+#define BOOT_CMDLINE_MAX 512
+
+/** One region of the physical memory map. */
+struct mem_region {
+	uint64_t base;		/**< first byte */
+	uint64_t length;	/**< size in bytes */
+	uint32_t type;		/**< an enum mb2_memory_type value */
+};
+
+/** Everything fern keeps from the boot information. */
+struct boot_info {
+	const char *loader_name;	/**< NULL if the loader gave none */
+	const char *cmdline;		/**< GRUB's command line, or NULL */
+	struct mem_region regions[BOOT_MAX_REGIONS];
+	size_t region_count;		/**< entries used in @c regions */
+	uint64_t usable_bytes;		/**< sum of the available regions */
+	uint64_t mbi_phys;		/**< where the MBI is, to reserve it */
+	uint32_t mbi_size;		/**< its total size in bytes */
+	int errors;			/**< malformed tags found */
+};
+
+/**
+ * Walk the Multiboot2 information at physical address @p mbi_phys and fill
+ * @p info. Every tag is checked against the MBI's total size before it is
+ * read; a malformed tag is reported on the console and ends the walk.
+ *
+ * @return 0 on success, a negative number if the MBI could not be used.
+ */
+int multiboot2_parse(uint64_t mbi_phys, struct boot_info *info);
+
+/** Print the loader name, command line and memory map, one line each. */
+void boot_info_print(const struct boot_info *info);
+
+/** A human name for a memory map region type ("available", ...). */
+const char *mem_region_type_name(uint32_t type);
+
+/**
+ * Read a file from QEMU's firmware configuration device (fw_cfg, see
+ * QEMU's docs/specs/fw_cfg.rst) into @p buf, NUL-terminated.
+ *
+ * @return the file's size, -1 if there is no fw_cfg device or no such
+ *         file, -2 if it does not fit in @p size - 1 bytes.
+ */
+int fw_cfg_read_file(const char *name, char *buf, size_t size);
+
+/** The fw_cfg file that holds extra command-line options from QEMU. */
+#define FW_CFG_CMDLINE_FILE "opt/fern/cmdline"
+
+/** The kernel's C entry point, called by entry.asm in long mode. */
+void kmain(uint32_t magic, uint32_t mbi_phys);
+
+#endif

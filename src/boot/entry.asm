@@ -1,0 +1,242 @@
+; fern's first instructions: from GRUB's 32-bit hand-off to 64-bit C.
+;
+; GRUB leaves the CPU in 32-bit protected mode with paging off, EAX holding
+; the Multiboot2 magic and EBX the physical address of the boot information
+; (Multiboot2 specification §3.3). Everything else is ours to set up: a
+; stack, page tables, long mode (Intel SDM vol. 3 §9.8.5) and a 64-bit GDT.
+;
+; The kernel is linked in the higher half, at KERNEL_VMA + its physical
+; address, but runs at its physical address until paging is on. That is why
+; every address this file touches before the far jump is written
+; "symbol - KERNEL_VMA": the physical address of a higher-half symbol.
+
+KERNEL_VMA      equ 0xffffffff80000000
+MB2_BOOT_MAGIC  equ 0x36d76289          ; what a Multiboot2 loader puts in EAX
+
+COM1            equ 0x3f8
+COM1_LSR        equ COM1 + 5
+LSR_THR_EMPTY   equ 0x20
+VGA_TEXT        equ 0xb8000
+
+EFLAGS_ID       equ 1 << 21             ; writable only if CPUID exists
+CPUID_EXT_MAX   equ 0x80000000
+CPUID_EXT_INFO  equ 0x80000001
+CPUID_EDX_LM    equ 1 << 29             ; "Intel 64 architecture available"
+CR0_PE          equ 1 << 0
+CR0_PG          equ 1 << 31
+CR4_PAE         equ 1 << 5
+MSR_EFER        equ 0xc0000080
+EFER_LME        equ 1 << 8
+
+PTE_PRESENT     equ 1 << 0
+PTE_WRITABLE    equ 1 << 1
+PTE_HUGE        equ 1 << 7              ; a 2 MiB page in a page directory
+
+GDT_KERNEL_CODE equ 0x08
+GDT_KERNEL_DATA equ 0x10
+
+BOOT_STACK_SIZE equ 16 * 1024
+
+extern kmain
+extern __bss_start
+extern __bss_end
+
+section .boot.text progbits alloc exec nowrite align=16
+bits 32
+global _start
+_start:
+	; Save the loader's two registers before anything can clobber them.
+	mov [boot_magic - KERNEL_VMA], eax
+	mov [boot_mbi - KERNEL_VMA], ebx
+	cli
+	cld
+
+	; Zero .bss (the stack, the page tables and C's zero-initialised data).
+	mov edi, __bss_start - KERNEL_VMA
+	mov ecx, __bss_end - KERNEL_VMA
+	sub ecx, edi
+	shr ecx, 2
+	xor eax, eax
+	rep stosd
+	mov esp, boot_stack_top - KERNEL_VMA
+
+	cmp dword [boot_magic - KERNEL_VMA], MB2_BOOT_MAGIC
+	mov esi, msg_no_multiboot
+	jne boot_fail
+
+	; CPUID exists if the ID flag in EFLAGS can be flipped.
+	pushfd
+	pop eax
+	mov ecx, eax
+	xor eax, EFLAGS_ID
+	push eax
+	popfd
+	pushfd
+	pop eax
+	push ecx
+	popfd
+	cmp eax, ecx
+	mov esi, msg_no_cpuid
+	je boot_fail
+
+	; Long mode is advertised by extended CPUID leaf 0x80000001.
+	mov eax, CPUID_EXT_MAX
+	cpuid
+	cmp eax, CPUID_EXT_INFO
+	mov esi, msg_no_long_mode
+	jb boot_fail
+	mov eax, CPUID_EXT_INFO
+	cpuid
+	test edx, CPUID_EDX_LM
+	jz boot_fail
+
+	call setup_boot_page_tables
+
+	; Long mode needs PAE paging: CR3, then CR4.PAE, then EFER.LME, and
+	; finally CR0.PG, which activates IA-32e mode (SDM vol. 3 §9.8.5).
+	mov eax, boot_pml4 - KERNEL_VMA
+	mov cr3, eax
+	mov eax, cr4
+	or eax, CR4_PAE
+	mov cr4, eax
+	mov ecx, MSR_EFER
+	rdmsr
+	or eax, EFER_LME
+	wrmsr
+	mov eax, cr0
+	or eax, CR0_PG | CR0_PE
+	mov cr0, eax
+
+	; We are in compatibility mode; a far jump to a 64-bit code segment
+	; finishes the switch.
+	lgdt [gdt64_pointer]
+	jmp GDT_KERNEL_CODE:long_mode_entry
+
+; Map the first 1 GiB of physical memory twice with 2 MiB pages: at 0
+; (identity, so the next instruction after CR0.PG still exists) and at
+; KERNEL_VMA (where the C code is linked). Chapter 4 replaces these tables.
+setup_boot_page_tables:
+	mov eax, boot_pdpt_low - KERNEL_VMA
+	or eax, PTE_PRESENT | PTE_WRITABLE
+	mov [boot_pml4 - KERNEL_VMA], eax
+	mov eax, boot_pdpt_high - KERNEL_VMA
+	or eax, PTE_PRESENT | PTE_WRITABLE
+	mov [boot_pml4 - KERNEL_VMA + 511 * 8], eax
+
+	mov eax, boot_pd - KERNEL_VMA
+	or eax, PTE_PRESENT | PTE_WRITABLE
+	mov [boot_pdpt_low - KERNEL_VMA], eax
+	mov [boot_pdpt_high - KERNEL_VMA + 510 * 8], eax
+
+	xor ecx, ecx
+.next_2mib:
+	mov eax, ecx
+	shl eax, 21
+	or eax, PTE_PRESENT | PTE_WRITABLE | PTE_HUGE
+	mov [boot_pd - KERNEL_VMA + ecx * 8], eax
+	inc ecx
+	cmp ecx, 512
+	jne .next_2mib
+	ret
+
+; Report a boot failure on COM1 and on the first VGA line, then stop.
+; ESI holds the NUL-terminated message. No C, no stack beyond this frame.
+boot_fail:
+	mov edi, VGA_TEXT
+	mov ebx, esi
+.next_char:
+	mov cl, [ebx]
+	test cl, cl
+	jz .done
+	mov dx, COM1_LSR
+.wait_thr:
+	in al, dx
+	test al, LSR_THR_EMPTY
+	jz .wait_thr
+	mov dx, COM1
+	mov al, cl
+	out dx, al
+	mov ah, 0x4f                    ; white on red
+	mov [edi], ax
+	add edi, 2
+	inc ebx
+	jmp .next_char
+.done:
+	mov dx, COM1
+	mov al, 10
+	out dx, al
+.halt:
+	cli
+	hlt
+	jmp .halt
+
+bits 64
+long_mode_entry:
+	mov ax, GDT_KERNEL_DATA
+	mov ds, ax
+	mov es, ax
+	mov ss, ax
+	xor eax, eax
+	mov fs, ax
+	mov gs, ax
+
+	; Leave the identity map: stack, GDT and code all move to the higher
+	; half, so that chapter 4 can remove the mapping at 0.
+	mov rsp, boot_stack_top
+	mov rax, gdt64_pointer_high
+	lgdt [rax]
+	mov rax, boot_magic
+	mov edi, [rax]
+	mov rax, boot_mbi
+	mov esi, [rax]
+	mov rax, higher_half_entry
+	jmp rax
+
+section .boot.rodata progbits alloc noexec nowrite align=8
+; A flat 64-bit GDT: null, kernel code (L=1), kernel data. Chapter 3 builds
+; the real one with a TSS.
+gdt64:
+	dq 0
+	dq 0x00209a0000000000           ; present, DPL 0, code, long mode
+	dq 0x0000920000000000           ; present, DPL 0, data, writable
+gdt64_end:
+gdt64_pointer:
+	dw gdt64_end - gdt64 - 1
+	dd gdt64
+	align 8
+gdt64_pointer_high:
+	dw gdt64_end - gdt64 - 1
+	dq gdt64 + KERNEL_VMA
+
+msg_no_multiboot:
+	db "fern: boot error: not started by a Multiboot2 loader (bad magic in EAX)", 0
+msg_no_cpuid:
+	db "fern: boot error: this CPU has no CPUID instruction", 0
+msg_no_long_mode:
+	db "fern: boot error: this CPU does not support long mode (x86_64)", 0
+
+; The loader's EAX and EBX, kept in .data (not .bss, which is zeroed).
+section .data
+boot_magic:     dd 0
+boot_mbi:       dd 0
+
+section .text
+bits 64
+higher_half_entry:
+	xor ebp, ebp                    ; a zero frame pointer ends backtraces
+	call kmain
+.idle:
+	cli
+	hlt
+	jmp .idle
+
+section .bss nobits alloc noexec write align=4096
+boot_pml4:      resb 4096
+boot_pdpt_low:  resb 4096
+boot_pdpt_high: resb 4096
+boot_pd:        resb 4096
+global boot_stack_bottom
+global boot_stack_top
+boot_stack_bottom:
+	resb BOOT_STACK_SIZE
+boot_stack_top:

@@ -1,0 +1,66 @@
+/*
+ * kmain: the first C function, and the place where each chapter plugs in
+ * its initialisation. Read it top to bottom: it is the boot sequence.
+ */
+#include <fern/boot.h>
+#include <fern/cmdline.h>
+#include <fern/console.h>
+#include <fern/exit.h>
+#include <fern/string.h>
+#include <fern/x86.h>
+
+/* GRUB's command line followed by the options QEMU passed through fw_cfg. */
+static char cmdline[2 * BOOT_CMDLINE_MAX];
+
+/*
+ * Build the command line the kernel obeys. The GRUB menu entry holds the
+ * options that every boot of this ISO shares; the test harness appends its
+ * own (which tests to run, its nonce) through fw_cfg, so choosing a test
+ * never needs a rebuild.
+ */
+static void assemble_cmdline(const struct boot_info *info)
+{
+	char extra[BOOT_CMDLINE_MAX];
+	size_t len = 0;
+	int n;
+
+	if (info->cmdline) {
+		len = strnlen(info->cmdline, BOOT_CMDLINE_MAX - 1);
+		memcpy(cmdline, info->cmdline, len);
+	}
+	n = fw_cfg_read_file(FW_CFG_CMDLINE_FILE, extra, sizeof(extra));
+	if (n == -2)
+		kprintf("boot: error: fw_cfg %s is longer than %d bytes; ignored\n",
+			FW_CFG_CMDLINE_FILE, BOOT_CMDLINE_MAX - 1);
+	if (n > 0) {
+		kprintf("boot: fw_cfg options \"%s\"\n", extra);
+		if (len)
+			cmdline[len++] = ' ';
+		memcpy(cmdline + len, extra, (size_t)n);
+		len += (size_t)n;
+	}
+	cmdline[len] = '\0';
+}
+
+void kmain(uint32_t magic, uint32_t mbi_phys)
+{
+	static struct boot_info info;
+
+	console_init();
+	kprintf("fern: hello from 64-bit long mode (chapter %d)\n", FERN_CHAPTER);
+
+	if (magic != MB2_BOOT_MAGIC) {
+		kprintf("boot: error: bad Multiboot2 magic 0x%x\n", magic);
+		halt_forever();
+	}
+	multiboot2_parse(mbi_phys, &info);
+	boot_info_print(&info);
+	assemble_cmdline(&info);
+
+	kprintf("fern: ready\n");
+
+	/* A benchmark or a test may ask for the run to end here. */
+	if (cmdline_is(cmdline, "exit", "ready"))
+		machine_exit(true);
+	halt_forever();
+}

@@ -1,0 +1,73 @@
+/*
+ * fern's memory layout, for the linker.
+ *
+ * GRUB loads each ELF segment at its physical (load) address. The boot code
+ * in .boot runs there, at 1 MiB, before paging. Everything else is linked at
+ * KERNEL_VMA + its physical address: the top 2 GiB of the address space,
+ * which is what gcc's -mcmodel=kernel expects. Each section starts on a 4 KiB
+ * page so that chapter 4 can give it its own protection (W^X).
+ */
+ENTRY(_start)
+
+KERNEL_VMA = 0xffffffff80000000;
+
+/* One loadable segment per kind of access, so no segment is both W and X. */
+PHDRS
+{
+	boot PT_LOAD FLAGS(5);		/* read + execute */
+	text PT_LOAD FLAGS(5);		/* read + execute */
+	rodata PT_LOAD FLAGS(4);	/* read */
+	data PT_LOAD FLAGS(6);		/* read + write */
+}
+
+SECTIONS
+{
+	. = 1M;
+	__kernel_phys_start = .;
+
+	.boot : {
+		KEEP(*(.multiboot2))
+		*(.boot.text)
+		*(.boot.rodata)
+	} :boot
+
+	. = ALIGN(4K);
+	. += KERNEL_VMA;
+
+	.text : AT(ADDR(.text) - KERNEL_VMA) {
+		__text_start = .;
+		*(.text .text.*)
+		__text_end = .;
+	} :text
+
+	. = ALIGN(4K);
+	.rodata : AT(ADDR(.rodata) - KERNEL_VMA) {
+		__rodata_start = .;
+		*(.rodata .rodata.*)
+		__rodata_end = .;
+	} :rodata
+
+	. = ALIGN(4K);
+	.data : AT(ADDR(.data) - KERNEL_VMA) {
+		__data_start = .;
+		*(.data .data.*)
+	} :data
+
+	. = ALIGN(4K);
+	.bss : AT(ADDR(.bss) - KERNEL_VMA) {
+		__bss_start = .;
+		*(COMMON)
+		*(.bss .bss.*)
+		. = ALIGN(16);
+		__bss_end = .;
+	} :data
+
+	__kernel_end = .;
+	__kernel_phys_end = . - KERNEL_VMA;
+
+	/DISCARD/ : {
+		*(.note*)
+		*(.comment)
+		*(.eh_frame*)
+	}
+}

@@ -69,6 +69,7 @@ CFLAGS_KERNEL += $(CFLAGS)
 NASMFLAGS := -f elf64 -g -F dwarf -w+all -w+error
 LDFLAGS_KERNEL := -nostdlib -static -no-pie -Wl,-n -Wl,--build-id=none \
 	-Wl,-z,noexecstack -Wl,-z,max-page-size=0x1000
+LD := $(CROSS)ld
 LIBGCC := $(shell $(CC) -print-libgcc-file-name 2>/dev/null)
 
 ifeq ($(V),1)
@@ -106,14 +107,20 @@ $(BUILD)/fern.elf: $(OBJS) $(BUILD)/linker.ld
 	$(Q)if command -v grub-file >/dev/null && ! grub-file --is-x86-multiboot2 $@; then \
 		echo "error: $@ has no valid Multiboot2 header in its first 32 KiB" >&2; rm -f $@; exit 1; fi
 
-$(BUILD)/fern.iso: $(BUILD)/fern.elf src/boot/grub.cfg $(FLAGS_STAMP)
-	@echo "  ISO     $@"
-	$(Q)rm -rf $(BUILD)/isodir && mkdir -p $(BUILD)/isodir/boot/grub
-	$(Q)cp $(BUILD)/fern.elf $(BUILD)/isodir/boot/fern.elf
-	$(Q)cp src/boot/grub.cfg $(BUILD)/isodir/boot/grub/grub.cfg
-	$(Q)if ! $(GRUB_MKRESCUE) -d $(GRUB_PLATFORM) $(GRUB_MODULES) -o $@ $(BUILD)/isodir > $(BUILD)/grub-mkrescue.log 2>&1; then \
-		cat $(BUILD)/grub-mkrescue.log >&2; \
+# $(call make-iso,ISO,ELF): a GRUB rescue ISO that boots ELF with grub.cfg.
+define make-iso
+	@echo "  ISO     $(1)"
+	$(Q)rm -rf $(1).dir && mkdir -p $(1).dir/boot/grub
+	$(Q)cp $(2) $(1).dir/boot/fern.elf
+	$(Q)cp src/boot/grub.cfg $(1).dir/boot/grub/grub.cfg
+	$(Q)if ! $(GRUB_MKRESCUE) -d $(GRUB_PLATFORM) $(GRUB_MODULES) -o $(1) $(1).dir > $(1).log 2>&1; then \
+		cat $(1).log >&2; \
 		echo "error: grub-mkrescue failed; run 'make doctor' to see what is missing" >&2; exit 1; fi
+	$(Q)rm -rf $(1).dir
+endef
+
+$(BUILD)/fern.iso: $(BUILD)/fern.elf src/boot/grub.cfg $(FLAGS_STAMP)
+	$(call make-iso,$@,$<)
 
 -include $(OBJS:.o=.d)
 
@@ -134,12 +141,24 @@ debug: iso			## boot paused with a gdb server on :1234 and attach gdb
 
 GRADE := $(PYTHON) tests/grade.py
 
-.PHONY: check all-chapters grade host-tests
+.PHONY: check all-chapters grade selftest-kernels
+# Deliberately broken kernels for the harness's fault matrix.
+SELFTEST_MODES := triple_fault silent flood hang
+selftest-kernels: $(SELFTEST_MODES:%=build/selftest/%.iso)
+
+build/selftest/%.elf: tests/selftest/broken.asm tests/selftest/broken.ld
+	@mkdir -p $(@D)
+	$(Q)$(NASM) -f elf64 -D$(shell echo $* | tr a-z A-Z) $< -o $(@:.elf=.o)
+	$(Q)$(LD) -n -T tests/selftest/broken.ld -o $@ $(@:.elf=.o)
+
+build/selftest/%.iso: build/selftest/%.elf src/boot/grub.cfg
+	$(call make-iso,$@,$<)
+
 all-chapters:			## build every chapter's ISO (build/chN/)
 	$(Q)for n in $(CHAPTERS); do $(MAKE) --no-print-directory CHAPTER=$$n iso || exit 1; done
 	$(Q)$(MAKE) --no-print-directory iso
 
-check: all-chapters		## build every chapter and run every test
+check: all-chapters selftest-kernels	## build every chapter and run every test
 	$(Q)$(GRADE) --check $(GRADEFLAGS)
 
 lab%-check:			## grade lab N against chapter N's kernel (e.g. make lab1-check)

@@ -1,0 +1,144 @@
+"""Chapter 1 (boot): GRUB hands over, fern reaches 64-bit C, reads the
+Multiboot2 information and says it is ready.
+
+Points here are lab 1's grade. Nothing in these tests can be satisfied by
+printing fixed text: the command line carries a nonce chosen per boot, and
+the memory total must follow QEMU's -m across two boots.
+"""
+
+import os
+import re
+import time
+
+from fernlab import Boot, EXIT_SUCCESS, test
+from fernlab.screen import read_screen
+
+READY = Boot(cmdline="exit=ready")
+SMALL = Boot(cmdline="exit=ready", memory="64M")
+LARGE = Boot(cmdline="exit=ready", memory="256M")
+NO_LONG_MODE = Boot(extra=["-cpu", "qemu32"], until=r"^fern: boot error", timeout=10)
+
+GREETING = r"^fern: hello from 64-bit long mode \(chapter \d+\)$"
+MMAP = re.compile(r"^mmap: base 0x([0-9a-f]{16}) length 0x([0-9a-f]{16}) "
+                  r"type (\d+) \(([^)]+)\)$")
+MEMORY = r"^memory: (\d+) KiB usable$"
+TYPE_NAMES = {1: "available", 2: "reserved", 3: "ACPI reclaimable",
+              4: "ACPI NVS", 5: "bad RAM"}
+
+
+def grub_cmdline():
+    """The options in the GRUB menu entry, as the ISO was built with them."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "src", "boot", "grub.cfg")) as f:
+        m = re.search(r"^\s*multiboot2\s+\S+\s*(.*)$", f.read(), re.M)
+    return m.group(1).strip() if m else ""
+
+
+def usable_kib(t, spec):
+    r = t.boot(spec)
+    m = r.expect(MEMORY)
+    return int(m.group(1)) if m else None
+
+
+@test("boot: greets from 64-bit long mode on COM1", points=10)
+def greeting(t):
+    t.boot(READY).expect(GREETING)
+
+
+@test("boot: names the boot loader", points=5)
+def loader_name(t):
+    t.boot(READY).expect(r'^boot: loader "GRUB [^"]+"$')
+
+
+@test("boot: prints GRUB's command line", points=10)
+def grub_command_line(t):
+    t.boot(READY).expect(r'^boot: cmdline "%s"$' % re.escape(grub_cmdline()))
+
+
+@test("boot: reads the harness's options through fw_cfg", points=5)
+def fw_cfg_options(t):
+    t.boot(READY).expect(r'^boot: fw_cfg options ".*\bnonce={nonce}\b.*"$')
+
+
+@test("boot: the memory map is well-formed and adds up to the total", points=15)
+def memory_map(t):
+    r = t.boot(READY)
+    regions = []
+    for line in r.lines:
+        m = MMAP.match(line)
+        if m:
+            regions.append((int(m.group(1), 16), int(m.group(2), 16),
+                            int(m.group(3)), m.group(4)))
+    total = r.expect(MEMORY)
+    t.check(len(regions) >= 2, "at least two memory map regions (got %d)" % len(regions))
+    for base, length, kind, name in regions:
+        want = TYPE_NAMES.get(kind, "reserved")
+        t.check(name == want, "region at 0x%x: type %d is named %r, not %r"
+                % (base, kind, want, name))
+    ordered = sorted(regions)
+    for (b1, l1, _, _), (b2, _, _, _) in zip(ordered, ordered[1:]):
+        t.check(b1 + l1 <= b2, "regions at 0x%x and 0x%x overlap" % (b1, b2))
+    available = sum(l for _, l, k, _ in regions if k == 1)
+    t.check(any(k == 1 and b >= 1 << 20 for b, _, k, _ in regions),
+            "an available region above 1 MiB")
+    if total:
+        t.check(int(total.group(1)) == available // 1024,
+                "'memory:' total %s KiB equals the sum of available regions (%d KiB)"
+                % (total.group(1), available // 1024))
+
+
+@test("boot: usable memory follows QEMU's -m", points=20)
+def memory_follows_qemu(t):
+    small, large = usable_kib(t, SMALL), usable_kib(t, LARGE)
+    if small is None or large is None:
+        return
+    # Each total is a little under -m (the BIOS keeps some), and the two
+    # differ by exactly what QEMU was given more.
+    t.check(60 * 1024 <= small <= 64 * 1024, "-m 64M gives 60..64 MiB usable (got %d KiB)" % small)
+    t.check(250 * 1024 <= large <= 256 * 1024, "-m 256M gives 250..256 MiB usable (got %d KiB)" % large)
+    diff = large - small
+    t.check(abs(diff - 192 * 1024) <= 1024,
+            "-m 256M minus -m 64M is 192 MiB (+-1 MiB): got %d KiB" % diff)
+
+
+@test("boot: says ready last and exits with success when asked", points=10)
+def ready_and_exit(t):
+    r = t.boot(READY)
+    r.expect(r"^fern: ready$")
+    r.expect_exit(EXIT_SUCCESS)
+    lines = [l for l in r.lines if l.strip()]
+    memory = [i for i, l in enumerate(lines) if l.startswith("memory:")]
+    ready = [i for i, l in enumerate(lines) if l == "fern: ready"]
+    if memory and ready:
+        t.check(memory[0] < ready[0], "'memory:' comes before 'fern: ready'")
+
+
+@test("boot: idles after ready unless asked to exit", points=5)
+def idles(t):
+    with t.machine(timeout=10) as m:
+        t.check(m.wait(r"^fern: ready$") is not None, "'fern: ready' within the timeout")
+        before = len(m.text())
+        time.sleep(1.0)
+        t.check(m.proc.poll() is None, "QEMU still running 1 s after ready "
+                "(got: %s)" % (m.outcome() if m.proc.poll() is not None else ""))
+        t.check(len(m.text()) == before, "no output after 'fern: ready'")
+
+
+@test("boot: greets on the VGA screen too", points=10)
+def vga_greeting(t):
+    with t.machine(monitor=True, timeout=10) as m:
+        if not m.wait(r"^fern: ready$"):
+            t.fail("no 'fern: ready' within the timeout")
+        screen = read_screen(m)
+    t.check(any(re.match(GREETING, row) for row in screen),
+            "the greeting is on the screen (read from 0xb8000 through QEMU's "
+            "monitor); first rows: %r" % screen[:2])
+    t.check(any(re.match(MEMORY, row) for row in screen),
+            "the 'memory:' line is on the screen")
+
+
+@test("boot: refuses a CPU without long mode, clearly", points=10)
+def no_long_mode(t):
+    r = t.boot(NO_LONG_MODE)
+    r.expect(r"^fern: boot error: this CPU does not support long mode \(x86_64\)$")
+    r.forbid(r"^fern: ready$")

@@ -1,0 +1,45 @@
+"""Read the chapter manifests (chapters/NN-slug.mk).
+
+The manifests are Makefile fragments so that make can include them; this
+reads the few `chN.key := value` lines the harness needs, with backslash
+continuations, and nothing else.
+"""
+
+import glob
+import os
+import re
+
+ASSIGN = re.compile(r"^ch(\d+)\.(\w+)\s*:?=\s*(.*)$")
+
+
+class Chapter:
+    def __init__(self, number):
+        self.number = number
+        self.slug = ""
+        self.title = ""
+        self.srcs = []
+        self.tests = []
+        self.blog = ""
+        self.lab = ""
+
+    @property
+    def name(self):
+        return "%02d-%s" % (self.number, self.slug)
+
+
+def load(root):
+    chapters = {}
+    for path in sorted(glob.glob(os.path.join(root, "chapters", "[0-9][0-9]-*.mk"))):
+        with open(path) as f:
+            text = f.read().replace("\\\n", " ")
+        for line in text.splitlines():
+            m = ASSIGN.match(line.strip())
+            if not m:
+                continue
+            n, key, value = int(m.group(1)), m.group(2), m.group(3).strip()
+            ch = chapters.setdefault(n, Chapter(n))
+            if key in ("srcs", "tests"):
+                setattr(ch, key, value.split())
+            elif hasattr(ch, key):
+                setattr(ch, key, value)
+    return [chapters[n] for n in sorted(chapters)]

@@ -1,0 +1,355 @@
+"""Run fern in QEMU with a timeout, capture COM1, and say what happened.
+
+Every QEMU run goes through Machine: it builds the one command line all of
+fern uses (the tests, `make run`, `make debug`, the benchmarks), reads COM1
+from QEMU's stdout on a thread, can type on COM1 and talk to QEMU's monitor,
+and always kills QEMU in the end. When a run ends, `Machine.outcome` is one
+line that says how: the kernel's exit status, a reset (triple fault), a
+timeout (after silence, after `fern: ready`, or mid-output), an output
+flood, or QEMU failing to start.
+"""
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+# QEMU's isa-debug-exit turns a guest write of v into exit status (v << 1) | 1
+# (include/fern/exit.h).
+EXIT_SUCCESS = 33
+EXIT_FAILURE = 35
+EXIT_NAMES = {
+    EXIT_SUCCESS: "success (33)",
+    EXIT_FAILURE: "failure (35, the kernel reported an error or panicked)",
+    0: "0: the machine reset (a triple fault, or a reboot)",
+}
+
+# The flags every fern run uses: software emulation (KVM is not needed and
+# nested KVM is far slower here), no window, no reboot on a triple fault,
+# and the exit device.
+QEMU_FLAGS = [
+    "-accel", "tcg", "-M", "pc", "-display", "none", "-no-reboot",
+    "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+]
+
+DEFAULT_MEMORY = "128M"
+OUTPUT_CAP = 1 << 20  # bytes of COM1 kept before a run counts as a flood
+FW_CFG_CMDLINE = "opt/fern/cmdline"
+
+
+def timeout_scale():
+    """FERN_TIMEOUT_SCALE multiplies every timeout (slow machines: 2 or 3)."""
+    try:
+        scale = float(os.environ.get("FERN_TIMEOUT_SCALE", "1"))
+    except ValueError:
+        scale = 1.0
+    return scale if scale > 0 else 1.0
+
+
+def qemu_binary():
+    return os.environ.get("FERN_QEMU", "qemu-system-x86_64")
+
+
+def new_nonce():
+    return secrets.token_hex(4)
+
+
+def qemu_command(iso, memory=DEFAULT_MEMORY, cmdline="", extra=(),
+                 serial="stdio", qemu=None):
+    """The QEMU command line for booting `iso` with `cmdline` appended to
+    the kernel's command line through fw_cfg."""
+    cmd = list(qemu) if isinstance(qemu, (list, tuple)) else [qemu or qemu_binary()]
+    cmd += QEMU_FLAGS + ["-m", str(memory), "-boot", "d", "-cdrom", iso,
+                         "-serial", serial]
+    if cmdline:
+        # QEMU's option parser takes ",," for a literal comma.
+        cmd += ["-fw_cfg", "name=%s,string=%s" % (FW_CFG_CMDLINE,
+                                                   cmdline.replace(",", ",,"))]
+    return cmd + list(extra)
+
+
+class Machine:
+    """One QEMU run. Use as a context manager so QEMU is always killed."""
+
+    def __init__(self, iso, memory=DEFAULT_MEMORY, cmdline="", timeout=10,
+                 extra=(), nonce=None, qemu=None, monitor=False):
+        self.iso = iso
+        self.nonce = nonce if nonce is not None else new_nonce()
+        if self.nonce and "nonce=" not in cmdline:
+            cmdline = (cmdline + " nonce=" + self.nonce).strip()
+        self.cmdline = cmdline
+        self.timeout = timeout * timeout_scale()
+        self.memory = memory
+        self.extra = list(extra)
+        self.qemu = qemu
+        self.want_monitor = monitor
+        self.proc = None
+        self.output = bytearray()
+        self.stderr = bytearray()
+        self.flooded = False
+        self.killed_for = None     # why we killed QEMU, if we did
+        self.exit_status = None
+        self.start_time = None
+        self.end_time = None
+        self.qemu_log = None
+        self._cond = threading.Condition()
+        self._threads = []
+        self._tmpdir = None
+        self._qmp = None
+        self.command = None
+
+    # -- lifetime -------------------------------------------------------
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def start(self):
+        if not os.path.exists(self.iso):
+            raise HarnessError("ISO not found: %s (build it with 'make iso', "
+                               "or 'make CHAPTER=N iso')" % self.iso)
+        self._tmpdir = tempfile.mkdtemp(prefix="fern-qemu-")
+        self.qemu_log = os.path.join(self._tmpdir, "qemu.log")
+        extra = ["-d", "cpu_reset", "-D", self.qemu_log] + self.extra
+        if self.want_monitor:
+            sock = os.path.join(self._tmpdir, "qmp.sock")
+            extra += ["-qmp", "unix:%s,server=on,wait=off" % sock]
+            self._qmp_path = sock
+        self.command = qemu_command(self.iso, self.memory, self.cmdline, extra,
+                                    qemu=self.qemu)
+        try:
+            self.proc = subprocess.Popen(
+                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, start_new_session=True)
+        except FileNotFoundError:
+            raise HarnessError("QEMU not found: '%s' is not installed (Debian "
+                               "package qemu-system-x86; run 'make doctor')"
+                               % self.command[0])
+        self.start_time = time.monotonic()
+        for stream, sink in ((self.proc.stdout, self.output),
+                             (self.proc.stderr, self.stderr)):
+            t = threading.Thread(target=self._reader, args=(stream, sink),
+                                 daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _reader(self, stream, sink):
+        while True:
+            try:
+                chunk = os.read(stream.fileno(), 65536)
+            except OSError:
+                chunk = b""
+            with self._cond:
+                if not chunk:
+                    self._cond.notify_all()
+                    return
+                if len(sink) < OUTPUT_CAP:
+                    sink += chunk[:OUTPUT_CAP - len(sink)]
+                elif sink is self.output and not self.flooded:
+                    self.flooded = True
+                    self._kill("flood")
+                self._cond.notify_all()
+
+    def _kill(self, why):
+        if self.proc and self.proc.poll() is None:
+            if self.killed_for is None:
+                self.killed_for = why
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def remaining(self):
+        return self.timeout - (time.monotonic() - self.start_time)
+
+    def wait_exit(self):
+        """Wait for QEMU to end by itself, killing it at the deadline."""
+        try:
+            self.exit_status = self.proc.wait(timeout=max(self.remaining(), 0.01))
+        except subprocess.TimeoutExpired:
+            self._kill("timeout")
+            self.exit_status = self.proc.wait()
+        self._finish()
+        return self
+
+    def stop(self, why="stopped"):
+        """End the run now (the test has seen what it needed)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self._kill(why)
+        self.exit_status = self.proc.wait()
+        self._finish()
+
+    def _finish(self):
+        if self.end_time is None:
+            self.end_time = time.monotonic()
+        for t in self._threads:
+            t.join(timeout=2)
+        if self._qmp:
+            self._qmp.close()
+            self._qmp = None
+
+    # -- COM1 -----------------------------------------------------------
+
+    def text(self):
+        with self._cond:
+            return self.output.decode("utf-8", "replace").replace("\r", "")
+
+    def lines(self):
+        return self.text().split("\n")
+
+    def wait(self, pattern, timeout=None):
+        """Wait until a line of COM1 matches `pattern` ({nonce} is filled
+        in); return the match, or None if QEMU ended or time ran out."""
+        regex = compile_pattern(pattern, self.nonce)
+        deadline = time.monotonic() + (timeout * timeout_scale() if timeout
+                                       else max(self.remaining(), 0))
+        with self._cond:
+            while True:
+                for line in self.output.decode("utf-8", "replace") \
+                        .replace("\r", "").split("\n"):
+                    m = regex.search(line)
+                    if m:
+                        return m
+                left = min(deadline, self.start_time + self.timeout) - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None and \
+                        all(not t.is_alive() for t in self._threads):
+                    return None
+                self._cond.wait(min(left, 0.1))
+
+    def send(self, text):
+        """Type `text` on COM1."""
+        try:
+            self.proc.stdin.write(text.encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+
+    # -- QEMU monitor ---------------------------------------------------
+
+    def monitor(self, command):
+        """Run a QEMU monitor command (e.g. 'xp /8hx 0xb8000', 'sendkey a')
+        and return its text output."""
+        if not self.want_monitor:
+            raise HarnessError("this Machine was started without monitor=True")
+        if self._qmp is None:
+            self._qmp = QMP(self._qmp_path, timeout=max(self.remaining(), 1))
+        return self._qmp.hmp(command)
+
+    # -- what happened --------------------------------------------------
+
+    def seconds(self):
+        end = self.end_time or time.monotonic()
+        return end - self.start_time if self.start_time else 0.0
+
+    def triple_faulted(self):
+        try:
+            with open(self.qemu_log, errors="replace") as f:
+                return "Triple fault" in f.read()
+        except OSError:
+            return False
+
+    def outcome(self):
+        """One line: how this run ended."""
+        lines = [l for l in self.lines() if l.strip()]
+        last = lines[-1] if lines else ""
+        if self.killed_for == "flood":
+            return "output flood: more than %d KiB on COM1, QEMU killed" % (OUTPUT_CAP // 1024)
+        if self.killed_for == "timeout":
+            if not lines:
+                return "silent: no output on COM1 within %.0f s" % self.timeout
+            if last.strip() == "fern: ready":
+                return ("timeout after %.0f s: the kernel idled after 'fern: ready' "
+                        "and never exited" % self.timeout)
+            return "timeout after %.0f s: the kernel hung; last line %r" % (self.timeout, last[-120:])
+        if self.killed_for:
+            return "stopped by the harness (%s)" % self.killed_for
+        if self.exit_status == 0:
+            if self.triple_faulted():
+                return "triple fault: the CPU reset (QEMU exit 0); last line %r" % last[-120:]
+            return "the machine reset or shut down (QEMU exit 0); last line %r" % last[-120:]
+        if self.exit_status in (EXIT_SUCCESS, EXIT_FAILURE):
+            return "exit status %s" % EXIT_NAMES[self.exit_status]
+        err = self.stderr.decode("utf-8", "replace").strip().splitlines()
+        if err:
+            return "QEMU failed (status %s): %s" % (self.exit_status, err[-1][:200])
+        return "QEMU exited with unexpected status %s" % self.exit_status
+
+    def log_text(self):
+        return ("# command: %s\n# outcome: %s\n# seconds: %.2f\n%s%s" % (
+            " ".join(self.command or []), self.outcome(), self.seconds(),
+            self.text(),
+            ("\n# QEMU stderr:\n" + self.stderr.decode("utf-8", "replace"))
+            if self.stderr else ""))
+
+
+class QMP:
+    """A minimal QEMU Machine Protocol client, used for human monitor
+    commands (QEMU docs: interop/qmp-spec)."""
+
+    def __init__(self, path, timeout=5):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.settimeout(timeout)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise HarnessError("cannot reach QEMU's monitor at %s" % path)
+                time.sleep(0.05)
+        self.buf = b""
+        self._read()                      # greeting
+        self._call({"execute": "qmp_capabilities"})
+
+    def _read(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise HarnessError("QEMU's monitor closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def _call(self, msg):
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            reply = self._read()
+            if "return" in reply:
+                return reply["return"]
+            if "error" in reply:
+                raise HarnessError("QEMU monitor: %s" % reply["error"].get("desc"))
+
+    def hmp(self, command):
+        return self._call({"execute": "human-monitor-command",
+                           "arguments": {"command-line": command}})
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class HarnessError(Exception):
+    """A problem reported in one line, never as a traceback."""
+
+
+def compile_pattern(pattern, nonce):
+    if isinstance(pattern, re.Pattern):
+        return pattern
+    return re.compile(pattern.replace("{nonce}", re.escape(nonce or "")))

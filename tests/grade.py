@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""fern's grader: run the tests of one lab, of every lab, or everything.
+
+    python3 tests/grade.py --lab 1         lab 1's tests on build/ch1/fern.iso
+    python3 tests/grade.py --labs          every lab on its chapter's ISO
+    python3 tests/grade.py --check         everything `make check` runs
+    python3 tests/grade.py --lab 1 -k memory     only tests whose name has "memory"
+
+Options: --iso PATH (grade another ISO), --json FILE (results as JSON),
+--gradescope FILE (Gradescope's results.json), -j N (parallel QEMUs),
+--list (print the tests and their points). FERN_TIMEOUT_SCALE=2 doubles
+every timeout. The last line is always `N passed, N failed`; the exit
+status is 0 only if nothing failed and at least one test ran.
+"""
+
+import argparse
+import concurrent.futures
+import datetime
+import glob
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from fernlab import grader, manifest  # noqa: E402
+from fernlab.qemu import timeout_scale  # noqa: E402
+
+LOG_DIR = os.path.join("build", "test-logs")
+COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+
+
+def paint(text, code):
+    return "\033[%sm%s\033[0m" % (code, text) if COLOR else text
+
+
+def load_tests(paths):
+    for path in paths:
+        full = os.path.join(ROOT, path)
+        if not os.path.exists(full):
+            raise SystemExit("error: the manifest names %s, which does not exist" % path)
+        name = os.path.splitext(os.path.basename(full))[0]
+        if name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(name, full)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
+class Job:
+    """A group of tests run against one ISO, reported under one heading."""
+
+    def __init__(self, label, heading, iso, chapter, tests):
+        self.label = label
+        self.heading = heading
+        self.iso = iso
+        self.chapter = chapter
+        self.tests = tests
+
+
+def iso_path(chapter, default_build):
+    if default_build:
+        return os.path.join("build", "fern.iso")
+    return os.path.join("build", "ch%d" % chapter, "fern.iso")
+
+
+def chapter_tests(number, pattern):
+    return [t for t in grader.REGISTRY
+            if t.chapter == number and (not pattern or pattern in t.name)]
+
+
+def plan_jobs(args, chapters):
+    numbers = [c.number for c in chapters]
+    newest = numbers[-1]
+    by_number = {c.number: c for c in chapters}
+    jobs = []
+
+    def lab_job(n, iso=None, label=None):
+        c = by_number[n]
+        return Job(label or "lab%d" % n, "lab %d: %s" % (n, c.title),
+                   iso or args.iso or iso_path(n, False), n,
+                   chapter_tests(n, args.k))
+
+    if args.lab is not None:
+        if args.lab not in by_number:
+            raise SystemExit("error: there is no lab %d; the labs are %s"
+                             % (args.lab, " ".join(map(str, numbers))))
+        jobs.append(lab_job(args.lab))
+    elif args.labs:
+        jobs += [lab_job(n) for n in numbers]
+    elif args.check or args.chapter is not None:
+        upto = args.chapter if args.chapter is not None else newest
+        if args.check:
+            jobs.append(Job("harness", "the harness itself (fault matrix)", "",
+                            0, chapter_tests(0, args.k)))
+        # Each chapter's tests on its own kernel, and every chapter's tests
+        # again on the final kernel (later chapters must not break earlier
+        # ones).
+        for n in numbers:
+            if n > upto:
+                break
+            jobs.append(Job("ch%d" % n, "chapter %d on its own kernel (%s)"
+                            % (n, iso_path(n, False)), iso_path(n, False), n,
+                            chapter_tests(n, args.k)))
+        if args.check:
+            for n in numbers[:-1]:
+                jobs.append(Job("final-ch%d" % n, "chapter %d on the final kernel "
+                                "(build/fern.iso)" % n, iso_path(newest, True),
+                                newest, chapter_tests(n, args.k)))
+    return [j for j in jobs if j.tests]
+
+
+def host_results(pattern):
+    """Host unit tests: every build/host/test_* binary is one test."""
+    results = []
+    for path in sorted(glob.glob(os.path.join("build", "host", "test_*"))):
+        if not os.access(path, os.X_OK) or path.endswith((".c", ".o", ".d")):
+            continue
+        name = "host: %s (sanitizers)" % os.path.basename(path)
+        if pattern and pattern not in name:
+            continue
+        t = grader.Test(None, name, 0, 0, "host", 60)
+        start = time.monotonic()
+        try:
+            p = subprocess.run([path], capture_output=True, text=True,
+                               timeout=60 * timeout_scale())
+            out = p.stdout + p.stderr
+            passed = p.returncode == 0
+            reason = "" if passed else "exit status %d" % p.returncode
+        except subprocess.TimeoutExpired as e:
+            out = (e.stdout or b"").decode("utf-8", "replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+            passed, reason = False, "timeout after %.0f s" % (60 * timeout_scale())
+        r = grader.Result(t, passed, time.monotonic() - start, reason)
+        if not passed:
+            lines = out.splitlines()
+            r.tail = [l for l in lines if l.startswith(("not ok", "#", "==", "SUMMARY"))][:12] or lines[-12:]
+            os.makedirs(LOG_DIR, exist_ok=True)
+            r.log = os.path.join(LOG_DIR, "host-%s.log" % os.path.basename(path))
+            with open(r.log, "w") as f:
+                f.write(out)
+        results.append(r)
+    return results
+
+
+def report(r, width):
+    status = paint("PASS", "32") if r.passed else paint("FAIL", "31;1")
+    points = ("%3d/%-3d pts" % (r.score, r.test.points)) if r.test.points else "     -     "
+    print("%s  %-*s %s %6.1f s" % (status, width, r.test.name, points, r.seconds))
+    if r.passed:
+        return
+    if r.reason:
+        print("      %s" % r.reason)
+    for kind, what in r.checks:
+        if kind != "GOOD" or len(r.checks) <= 6:
+            print("      %-8s %s" % (kind, what))
+    if r.outcome:
+        print("      run ended: %s" % r.outcome)
+    if r.tail:
+        print("      last lines of output:")
+        for line in r.tail:
+            print("        | %s" % line[:150])
+    if r.log:
+        print("      full log: %s" % r.log)
+
+
+def run_job(job, jobs_n):
+    grading = grader.Grading(job.iso, job.chapter, LOG_DIR, label=job.label)
+    if job.iso and not os.path.exists(job.iso):
+        reason = ("ISO not found: %s (build it with 'make CHAPTER=%d iso')"
+                  % (job.iso, job.chapter))
+        return [grader.Result(t, False, 0.0, reason) for t in job.tests]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs_n) as pool:
+        futures = [pool.submit(grading.run, t) for t in job.tests]
+        results = []
+        width = max(len(t.name) for t in job.tests)
+        for t, f in zip(job.tests, futures):
+            limit = (t.timeout or 120) * timeout_scale()
+            try:
+                r = f.result(timeout=limit)
+            except concurrent.futures.TimeoutError:
+                r = grader.Result(t, False, limit, "the test did not finish "
+                                  "within %.0f s" % limit)
+            report(r, width)
+            results.append(r)
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser(description="fern's grader")
+    ap.add_argument("--lab", type=int, help="grade lab N (chapter N's tests)")
+    ap.add_argument("--labs", action="store_true", help="grade every lab")
+    ap.add_argument("--chapter", type=int, help="run the tests of chapters 1..N")
+    ap.add_argument("--check", action="store_true",
+                    help="everything: host tests, harness self-tests, every chapter")
+    ap.add_argument("--iso", help="grade this ISO instead of build/chN/fern.iso")
+    ap.add_argument("-k", metavar="TEXT", help="only tests whose name contains TEXT")
+    ap.add_argument("-j", type=int, default=os.cpu_count() or 2,
+                    help="QEMU runs in parallel (default: number of CPUs)")
+    ap.add_argument("--json", metavar="FILE", help="write results as JSON")
+    ap.add_argument("--gradescope", metavar="FILE",
+                    help="write a Gradescope results.json")
+    ap.add_argument("--list", action="store_true", help="list the tests and points")
+    args = ap.parse_args()
+
+    os.chdir(ROOT)
+    chapters = manifest.load(ROOT)
+    if not chapters:
+        raise SystemExit("error: no chapter manifests in chapters/")
+    if args.check:
+        load_tests(["tests/harness_selftest.py"])
+    for c in chapters:
+        load_tests(c.tests)
+    if not (args.lab is not None or args.labs or args.check or args.chapter is not None):
+        args.labs = True
+
+    jobs = plan_jobs(args, chapters)
+    if args.list:
+        for job in jobs:
+            print("== %s" % job.heading)
+            for t in job.tests:
+                print("   %3d pts  %s" % (t.points, t.name))
+        return 0
+
+    start = time.monotonic()
+    results = []
+    if args.check:
+        host = host_results(args.k)
+        if host:
+            print("== host unit tests (build/host/)")
+            width = max(len(r.test.name) for r in host)
+            for r in host:
+                report(r, width)
+            results += host
+    for job in jobs:
+        print("== %s" % job.heading)
+        results += run_job(job, max(1, args.j))
+
+    passed = sum(r.passed for r in results)
+    failed = len(results) - passed
+    score = sum(r.score for r in results)
+    max_score = sum(r.test.points for r in results)
+    elapsed = time.monotonic() - start
+    if args.json:
+        write_json(args.json, results, score, max_score, elapsed)
+    if args.gradescope:
+        write_gradescope(args.gradescope, results, score, elapsed)
+    print("Score: %d/%d  (%.1f s)" % (score, max_score, elapsed))
+    if not results:
+        print("error: no test ran")
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if results and failed == 0 else 1
+
+
+def result_dict(r):
+    return {"name": r.test.name, "chapter": r.test.chapter, "points": r.test.points,
+            "score": r.score, "passed": r.passed, "seconds": round(r.seconds, 2),
+            "reason": r.reason, "outcome": r.outcome,
+            "checks": [{"status": k, "what": w} for k, w in r.checks],
+            "log": r.log}
+
+
+def write_json(path, results, score, max_score, elapsed):
+    with open(path, "w") as f:
+        json.dump({"date": datetime.datetime.now().isoformat(timespec="seconds"),
+                   "score": score, "max_score": max_score,
+                   "passed": sum(r.passed for r in results),
+                   "failed": sum(not r.passed for r in results),
+                   "seconds": round(elapsed, 1),
+                   "tests": [result_dict(r) for r in results]}, f, indent=2)
+
+
+def write_gradescope(path, results, score, elapsed):
+    tests = []
+    for r in results:
+        lines = [r.reason] if r.reason else []
+        lines += ["%s %s" % c for c in r.checks if c[0] != "GOOD"]
+        if r.outcome and not r.passed:
+            lines.append("run ended: " + r.outcome)
+        tests.append({"name": r.test.name, "score": r.score,
+                      "max_score": r.test.points,
+                      "status": "passed" if r.passed else "failed",
+                      "output": "\n".join(lines + ["| " + l for l in r.tail])})
+    with open(path, "w") as f:
+        json.dump({"score": score, "execution_time": round(elapsed, 1),
+                   "tests": tests}, f, indent=2)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted")
+        sys.exit(130)

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""`make run` and `make debug`: boot an ISO in QEMU for a person.
+
+    python3 tests/run.py --iso build/fern.iso [--cmdline 'exit=ready'] [--memory 64M]
+    python3 tests/run.py --iso build/fern.iso --debug --elf build/fern.elf
+
+run: COM1 is this terminal (Ctrl-A X quits QEMU, Ctrl-A C toggles QEMU's
+monitor). debug: QEMU starts paused with a gdb server on localhost:1234,
+COM1 goes to build/debug-serial.log, and gdb attaches with the kernel's
+symbols (tools/fern.gdb); quitting gdb ends QEMU. The QEMU flags are the
+same ones the tests use (fernlab/qemu.py).
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from fernlab.qemu import (DEFAULT_MEMORY, EXIT_SUCCESS, qemu_binary,  # noqa: E402
+                          qemu_command)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--iso", required=True)
+    ap.add_argument("--cmdline", default="")
+    ap.add_argument("--memory", default=os.environ.get("MEMORY", DEFAULT_MEMORY))
+    ap.add_argument("--debug", action="store_true")
+    ap.add_argument("--elf")
+    args = ap.parse_args()
+
+    if not os.path.exists(args.iso):
+        sys.exit("error: %s does not exist; build it with 'make iso'" % args.iso)
+    if not shutil.which(qemu_binary()):
+        sys.exit("error: %s is not installed (Debian package qemu-system-x86); "
+                 "run 'make doctor'" % qemu_binary())
+
+    if not args.debug:
+        cmd = qemu_command(args.iso, args.memory, args.cmdline, serial="mon:stdio")
+        print("fern: booting %s in QEMU; Ctrl-A X quits, Ctrl-A C toggles the "
+              "QEMU monitor" % args.iso, flush=True)
+        status = subprocess.call(cmd)
+        # The exit device's statuses (include/fern/exit.h): 33 is success.
+        sys.exit(0 if status in (0, EXIT_SUCCESS) else 1)
+
+    if not shutil.which("gdb"):
+        sys.exit("error: gdb is not installed (Debian package gdb)")
+    log = os.path.join(os.path.dirname(args.iso), "debug-serial.log")
+    cmd = qemu_command(args.iso, args.memory, args.cmdline, serial="file:" + log,
+                       extra=["-s", "-S"])
+    qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
+    print("fern: QEMU is paused with a gdb server on localhost:1234; COM1 goes "
+          "to %s (watch it with: tail -f %s)" % (log, log), flush=True)
+    try:
+        gdb = ["gdb", "-q", "-x", os.path.join(HERE, "..", "tools", "fern.gdb")]
+        subprocess.call(gdb + ([args.elf] if args.elf else []))
+    finally:
+        qemu.kill()
+        qemu.wait()
+
+
+if __name__ == "__main__":
+    main()

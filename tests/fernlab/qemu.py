@@ -218,14 +218,19 @@ class Machine:
                                        else max(self.remaining(), 0))
         with self._cond:
             while True:
-                for line in self.output.decode("utf-8", "replace") \
-                        .replace("\r", "").split("\n"):
+                ended = self.proc.poll() is not None and \
+                    all(not t.is_alive() for t in self._threads)
+                lines = self.output.decode("utf-8", "replace") \
+                    .replace("\r", "").split("\n")
+                if not ended and regex.pattern.endswith("$"):
+                    lines.pop()     # a line still being written (a prompt
+                                    # without "$" may match it)
+                for line in lines:
                     m = regex.search(line)
                     if m:
                         return m
                 left = min(deadline, self.start_time + self.timeout) - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None and \
-                        all(not t.is_alive() for t in self._threads):
+                if left <= 0 or ended:
                     return None
                 self._cond.wait(min(left, 0.1))
 

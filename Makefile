@@ -151,6 +151,7 @@ build/selftest/%.elf: tests/selftest/broken.asm tests/selftest/broken.ld
 	$(Q)$(NASM) -f elf64 -D$(shell echo $* | tr a-z A-Z) $< -o $(@:.elf=.o)
 	$(Q)$(LD) -n -T tests/selftest/broken.ld -o $@ $(@:.elf=.o)
 
+.SECONDARY: $(SELFTEST_MODES:%=build/selftest/%.elf)
 build/selftest/%.iso: build/selftest/%.elf src/boot/grub.cfg
 	$(call make-iso,$@,$<)
 
@@ -167,6 +168,28 @@ lab%-check:			## grade lab N against chapter N's kernel (e.g. make lab1-check)
 
 grade: all-chapters		## grade every lab
 	$(Q)$(GRADE) --labs $(GRADEFLAGS)
+
+# ---- the course: snapshots, branches, handouts ------------------------------
+
+DERIVE := $(PYTHON) tools/derive.py
+.PHONY: snapshot chapter-branches handout lab-start grade-student course-check
+snapshot:			## write the tree as of CHAPTER=N to build/snapshots/ (prints its path)
+	$(Q)$(DERIVE) snapshot $(CHAPTER)
+
+chapter-branches:		## make or update the git branches chapter-01-boot, chapter-02-...
+	$(Q)$(DERIVE) branches
+
+handout:			## write a student repository (LAB=N: lab N and later stubbed, earlier solved)
+	$(Q)$(DERIVE) handout $(if $(LAB),--lab $(LAB))
+
+lab-start:			## stub lab N in place on a new branch labN-start (make lab-start N=3)
+	$(Q)$(if $(N),$(DERIVE) lab-start $(N),echo "usage: make lab-start N=<lab number>" >&2; exit 2)
+
+grade-student:			## grade a student's tree with the official tests (STUDENT=dir LAB=N)
+	$(Q)tools/grade-student.sh "$(STUDENT)" "$(LAB)"
+
+course-check:			## prove every snapshot passes, the handout fails cleanly, solutions score full
+	$(Q)tools/course-check.sh
 
 # ---- everything else --------------------------------------------------------
 
@@ -185,4 +208,4 @@ clean:				## remove build/
 	rm -rf build
 
 help:				## list the targets
-	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+	@grep -hE '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16

@@ -9,14 +9,16 @@
  * library's snprintf (tests/host/).
  *
  * Supported: the flag `0` and a field width; the length modifier `l`;
- * conversions `d u x c s p %`.
-#if FERN_CHAPTER >= 2
- * Chapter 2 completes it: the flag `-`, `*` widths, a precision for
- * integers and strings, length modifiers `hh h ll z`, conversions `i X o`.
-#endif
- * `%s` of NULL prints "(null)", `%p` of NULL prints "(nil)". An unknown
- * conversion is printed as written.
+ * conversions `d u x c s p %`. `%s` of NULL prints "(null)", `%p` of NULL
+ * prints "(nil)". An unknown conversion is printed as written.
  */
+#if FERN_CHAPTER >= 2
+/*
+ * Chapter 2 completes the formats: the flag `-`, `*` widths, a precision
+ * for integers and strings, length modifiers `hh h ll z`, conversions
+ * `i X o`, and ksnprintf() for formatting into a buffer.
+ */
+#endif
 #ifndef FERN_FORMAT_H
 #define FERN_FORMAT_H
 

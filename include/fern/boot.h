@@ -57,7 +57,7 @@ struct mem_region {
 struct boot_info {
 	const char *loader_name;	/**< NULL if the loader gave none */
 	const char *cmdline;		/**< GRUB's command line, or NULL */
-	struct mem_region regions[BOOT_MAX_REGIONS];
+	struct mem_region regions[BOOT_MAX_REGIONS];	/**< the memory map */
 	size_t region_count;		/**< entries used in @c regions */
 	uint64_t usable_bytes;		/**< sum of the available regions */
 	uint64_t mbi_phys;		/**< where the MBI is, to reserve it */

@@ -79,7 +79,9 @@ static inline uint64_t rdtsc(void)
 
 /** The four registers CPUID fills for one leaf. */
 struct cpuid_regs {
+	/** What CPUID left in EAX, EBX, ECX and EDX. @{ */
 	uint32_t eax, ebx, ecx, edx;
+	/** @} */
 };
 
 /** Execute CPUID for @p leaf, sub-leaf @p subleaf. */

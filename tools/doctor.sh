@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Check every tool fern uses and say what is missing. `make doctor` runs this.
+#
+# One line per tool: ok or MISSING, the version found, and for a missing
+# tool the Debian package that provides it (`make deps` installs them all).
+# It honours the variables the Makefile and the harness honour: CC, CROSS,
+# GRUB_MKRESCUE, GRUB_PLATFORM, PYTHON, FERN_QEMU.
+#
+# Exit status: 0 if every required tool is there, 1 otherwise. Tools only
+# one command needs (doxygen for `make docs`, gdb for `make debug`) are
+# reported, but do not make it fail.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+
+CROSS=${CROSS:-}
+CC=${CC:-${CROSS}gcc}
+PYTHON=${PYTHON:-python3}
+QEMU=${FERN_QEMU:-qemu-system-x86_64}
+
+missing_required=()
+missing_optional=()
+missing_packages=()
+
+# report STATUS NAME DETAIL
+report() {
+	printf '  %-8s %-20s %s\n' "$1" "$2" "$3"
+}
+
+# found NAME VERSION: a tool that is there.
+found() {
+	report ok "$1" "$2"
+}
+
+# missing NAME PACKAGE WHY [optional]: a tool that is not there, or broken.
+# PACKAGE is the Debian package to install, or - if there is none.
+missing() {
+	local name=$1 pkg=$2 why=$3 kind=${4:-required}
+
+	if [[ $pkg != - ]]; then
+		why="$why; Debian package: $pkg"
+		missing_packages+=("$pkg")
+	fi
+	if [[ $kind == optional ]]; then
+		report missing "$name" "$why (optional)"
+		missing_optional+=("$name")
+	else
+		report MISSING "$name" "$why"
+		missing_required+=("$name")
+	fi
+}
+
+# first_line COMMAND...: the first non-empty line COMMAND prints.
+first_line() {
+	"$@" 2>&1 | sed -n '/[^[:space:]]/{p;q;}'
+}
+
+# check NAME PACKAGE VERSION-COMMAND... : the usual case, a program that
+# says its version.
+check() {
+	local name=$1 pkg=$2 version
+
+	shift 2
+	if ! command -v "$1" >/dev/null 2>&1; then
+		missing "$name" "$pkg" "not found"
+		return
+	fi
+	if ! version=$(first_line "$@") || [[ -z $version ]]; then
+		missing "$name" "$pkg" "'$*' fails"
+		return
+	fi
+	found "$name" "$version"
+}
+
+echo "fern doctor: the tools for building, running, testing and debugging fern"
+echo
+
+check make make make --version
+
+# The compiler: what the Makefile will use.
+# shellcheck disable=SC2086  # CC may hold a command and its options
+if ! command -v ${CC%% *} >/dev/null 2>&1; then
+	if [[ -n $CROSS ]]; then
+		missing "C compiler ($CC)" - "not found (macOS: brew install ${CROSS}gcc ${CROSS}binutils)"
+	else
+		missing "C compiler ($CC)" gcc "not found"
+	fi
+else
+	target=$($CC -dumpmachine 2>/dev/null)
+	version=$(first_line $CC --version)
+	if [[ $version == *clang* || $target == x86_64* ]]; then
+		found "C compiler ($CC)" "$version"
+	else
+		missing "C compiler ($CC)" gcc "$CC builds for '$target', not x86_64; use CROSS=x86_64-elf- or CC=clang"
+	fi
+fi
+
+if [[ -n $CROSS ]]; then
+	check "${CROSS}ld" "-" "${CROSS}ld" --version
+else
+	check ld binutils ld --version
+fi
+check nasm nasm nasm -v
+
+# grub-mkrescue is grub2-mkrescue on Fedora; the Makefile takes either.
+mkrescue=${GRUB_MKRESCUE:-}
+if [[ -z $mkrescue ]]; then
+	for name in grub-mkrescue grub2-mkrescue; do
+		if command -v "$name" >/dev/null 2>&1; then
+			mkrescue=$name
+			break
+		fi
+	done
+fi
+if [[ -n $mkrescue ]] && command -v "$mkrescue" >/dev/null 2>&1; then
+	found "grub-mkrescue" "$(first_line "$mkrescue" --version) (found as $mkrescue)"
+else
+	missing "grub-mkrescue" grub-common "neither grub-mkrescue nor grub2-mkrescue found"
+fi
+
+# grub-file checks the Multiboot2 header after each link.
+if command -v grub-file >/dev/null 2>&1; then
+	# It prints its version, then complains about --version on stderr.
+	found "grub-file" "$(grub-file --version 2>/dev/null | sed -n 1p)"
+elif command -v grub2-file >/dev/null 2>&1; then
+	found "grub-file" "found as grub2-file; the Makefile looks for grub-file, so it skips its header check"
+else
+	missing "grub-file" grub-common "not found"
+fi
+
+# The BIOS platform files. Without them grub-mkrescue builds an EFI-only
+# ISO on an EFI machine, and QEMU's BIOS cannot boot it.
+platform=${GRUB_PLATFORM:-}
+if [[ -z $platform ]]; then
+	platform=/usr/lib/grub/i386-pc
+	[[ -d $platform ]] || [[ ! -d /usr/lib/grub2/i386-pc ]] || platform=/usr/lib/grub2/i386-pc
+fi
+if [[ -f $platform/moddep.lst ]]; then
+	found "GRUB BIOS files" "$platform"
+else
+	missing "GRUB BIOS files" grub-pc-bin "$platform/moddep.lst not found (grub-mkrescue would make ISOs QEMU cannot boot)"
+fi
+
+check xorriso xorriso xorriso -version
+check "mformat (mtools)" mtools mformat --version
+
+# QEMU, and its software emulator TCG: fern never uses KVM.
+if command -v "$QEMU" >/dev/null 2>&1; then
+	version=$(first_line "$QEMU" --version)
+	if "$QEMU" -accel help 2>/dev/null | grep -qx tcg; then
+		found "$QEMU" "$version"
+	else
+		missing "$QEMU" qemu-system-x86 "$version, but without TCG (software emulation)"
+	fi
+else
+	missing "$QEMU" qemu-system-x86 "not found"
+fi
+
+# Python 3.9 or newer runs the harness and the grader.
+if command -v "$PYTHON" >/dev/null 2>&1; then
+	version=$(first_line "$PYTHON" --version)
+	if "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
+		found "$PYTHON" "$version"
+	elif [[ $version == Python\ * ]]; then
+		missing "$PYTHON" python3 "$version is older than 3.9"
+	else
+		missing "$PYTHON" python3 "'$PYTHON --version' fails"
+	fi
+else
+	missing "$PYTHON" python3 "not found"
+fi
+
+check unifdef unifdef unifdef -V
+
+# The host unit tests are compiled with the host's C library and run with
+# sanitizers.
+hostcc=${HOSTCC:-cc}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if ! command -v "$hostcc" >/dev/null 2>&1; then
+	missing "host C library" "gcc libc6-dev" "no host compiler '$hostcc' for tests/host"
+elif echo '#include <stdio.h>
+int main(void) { return puts("") < 0; }' >"$tmp/t.c" &&
+	"$hostcc" -fsanitize=address,undefined "$tmp/t.c" -o "$tmp/t" >/dev/null 2>&1; then
+	found "host C library" "$hostcc compiles tests/host programs with -fsanitize=address,undefined"
+else
+	missing "host C library" libc6-dev "$hostcc cannot build a program with <stdio.h> and sanitizers"
+fi
+
+# Each of these is needed by one command only.
+if command -v doxygen >/dev/null 2>&1; then
+	found doxygen "$(first_line doxygen --version) (make docs)"
+else
+	missing doxygen doxygen "not found; only 'make docs' needs it" optional
+fi
+if command -v gdb >/dev/null 2>&1; then
+	found gdb "$(first_line gdb --version) (make debug)"
+else
+	missing gdb gdb "not found; only 'make debug' needs it" optional
+fi
+
+echo
+echo "note: KVM is not needed: fern runs QEMU with TCG (software emulation)."
+
+# The build needs a few MiB per chapter; warn well before it runs out.
+dir=build
+[[ -d $dir ]] || dir=.
+free_kib=$(df -Pk "$dir" 2>/dev/null | awk 'NR == 2 { print $4 }')
+if [[ -n $free_kib ]] && ((free_kib < 256 * 1024)); then
+	echo "warning: only $((free_kib / 1024)) MiB free where $dir/ lives; builds and test logs may fail"
+fi
+
+# join ITEM...: the items separated by commas.
+join() {
+	local IFS=, all
+
+	all="$*"
+	echo "${all//,/, }"
+}
+
+if ((${#missing_required[@]} == 0)); then
+	if ((${#missing_optional[@]} == 0)); then
+		echo "doctor: ok, every tool fern uses is installed"
+	else
+		echo "doctor: ok, every required tool is installed (optional, missing: $(join "${missing_optional[@]}"))"
+	fi
+	exit 0
+fi
+# shellcheck disable=SC2207  # package names have no spaces
+packages=($(printf '%s\n' "${missing_packages[@]}" | sort -u))
+if ((${#packages[@]} > 0)); then
+	echo "doctor: MISSING $(join "${missing_required[@]}"); install with 'make deps' (Debian/Ubuntu) or: sudo apt-get install ${packages[*]}"
+else
+	echo "doctor: MISSING $(join "${missing_required[@]}")"
+fi
+exit 1

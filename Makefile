@@ -42,6 +42,8 @@ ifeq ($(origin CC),default)
 endif
 NASM ?= nasm
 PYTHON ?= python3
+NM ?= $(CROSS)nm
+AWK ?= awk
 GRUB_MKRESCUE ?= $(shell command -v grub-mkrescue || command -v grub2-mkrescue || echo grub-mkrescue)
 # The BIOS platform files: on an EFI host grub-mkrescue would otherwise
 # build an ISO that QEMU's BIOS cannot boot.
@@ -57,7 +59,8 @@ IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo yes)
 CFLAGS_KERNEL := -std=gnu11 -O2 -g -Wall -Wextra $(WERROR) \
 	-ffreestanding -fno-pie -fno-pic -fno-stack-protector \
 	-mno-red-zone -mgeneral-regs-only -mcmodel=kernel \
-	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+	-fno-omit-frame-pointer -fno-optimize-sibling-calls \
+	-fno-asynchronous-unwind-tables \
 	-Iinclude -DFERN_CHAPTER=$(CHAPTER)
 ifneq ($(IS_CLANG),yes)
   # gcc would otherwise turn the loop in memset() into a call to memset().
@@ -69,6 +72,11 @@ CFLAGS_KERNEL += $(CFLAGS)
 NASMFLAGS := -f elf64 -g -F dwarf -w+all -w+error
 LDFLAGS_KERNEL := -nostdlib -static -no-pie -Wl,-n -Wl,--build-id=none \
 	-Wl,-z,noexecstack -Wl,-z,max-page-size=0x1000
+ifeq ($(IS_CLANG),yes)
+  # clang's bare-metal target links static, non-PIE by default and
+  # rejects -no-pie as an unused argument.
+  LDFLAGS_KERNEL := $(filter-out -no-pie,$(LDFLAGS_KERNEL))
+endif
 LD := $(CROSS)ld
 LIBGCC := $(shell $(CC) -print-libgcc-file-name 2>/dev/null)
 
@@ -80,7 +88,7 @@ endif
 
 # ---- the kernel -------------------------------------------------------------
 
-OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(basename $(SRCS)))
+OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(basename $(filter %.c %.asm,$(SRCS))))
 FLAGS_STAMP := $(BUILD)/flags.stamp
 
 # Rebuild everything when the compiler flags change (a new chapter changes
@@ -101,9 +109,37 @@ $(BUILD)/obj/%.o: %.asm $(FLAGS_STAMP)
 $(BUILD)/linker.ld: src/boot/linker.ld.S $(FLAGS_STAMP)
 	$(Q)$(CC) -E -P -x c -undef -DFERN_CHAPTER=$(CHAPTER) $< -o $@
 
-$(BUILD)/fern.elf: $(OBJS) $(BUILD)/linker.ld
+# From chapter 2 on, panic() names functions from a symbol table linked
+# into the kernel. The table is made from the linked kernel, so the kernel
+# is linked twice: pass 1 with an empty table, then `nm` of pass 1 gives the
+# table for pass 2. The table's section is the last in the linker script,
+# so its growth moves no code or data, which the final link checks.
+KSYMS_GEN := $(filter src/console/ksyms.awk,$(SRCS))
+KSYMS_OBJ := $(if $(KSYMS_GEN),$(BUILD)/ksyms.o)
+# Symbols that may move between the passes: the table's own, and the end.
+KSYMS_MOVABLE := -e ' ksym_' -e ' __kernel_end$$' -e ' __kernel_phys_end$$'
+
+$(BUILD)/ksyms-empty.c: $(KSYMS_GEN)
+	$(Q)$(AWK) -f $(KSYMS_GEN) < /dev/null > $@
+
+$(BUILD)/fern.pass1.elf: $(OBJS) $(BUILD)/ksyms-empty.o $(BUILD)/linker.ld
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS_KERNEL) $(LDFLAGS_KERNEL) -T $(BUILD)/linker.ld -o $@ $(OBJS) $(LIBGCC)
+	$(Q)$(CC) $(CFLAGS_KERNEL) $(LDFLAGS_KERNEL) -T $(BUILD)/linker.ld -o $@ $(OBJS) $(BUILD)/ksyms-empty.o $(LIBGCC)
+
+$(BUILD)/ksyms.c: $(BUILD)/fern.pass1.elf $(KSYMS_GEN)
+	@echo "  KSYMS   $@"
+	$(Q)$(NM) -n $< | $(AWK) -f $(KSYMS_GEN) > $@
+
+$(BUILD)/ksyms.o $(BUILD)/ksyms-empty.o: %.o: %.c include/fern/console.h $(FLAGS_STAMP)
+	$(Q)$(CC) $(CFLAGS_KERNEL) -c $< -o $@
+
+$(BUILD)/fern.elf: $(OBJS) $(KSYMS_OBJ) $(BUILD)/linker.ld
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_KERNEL) $(LDFLAGS_KERNEL) -T $(BUILD)/linker.ld -o $@ $(OBJS) $(KSYMS_OBJ) $(LIBGCC)
+	$(Q)if [ -n "$(KSYMS_OBJ)" ] && ! cmp -s <($(NM) -n $(BUILD)/fern.pass1.elf | grep -v $(KSYMS_MOVABLE)) \
+		<($(NM) -n $@ | grep -v $(KSYMS_MOVABLE)); then \
+		echo "error: adding the symbol table moved code or data (compare nm of $@ and $(BUILD)/fern.pass1.elf)" >&2; \
+		rm -f $@; exit 1; fi
 	$(Q)if command -v grub-file >/dev/null && ! grub-file --is-x86-multiboot2 $@; then \
 		echo "error: $@ has no valid Multiboot2 header in its first 32 KiB" >&2; rm -f $@; exit 1; fi
 

@@ -36,5 +36,135 @@ void vga_putc(char c);
 
 /** Clear the VGA text screen and put the cursor home. */
 void vga_clear(void);
+#if FERN_CHAPTER >= 2
+
+/*
+ * Chapter 2: a real 16550 driver, a VGA console with colour, scrolling and
+ * a cursor, console input, and panic().
+ */
+
+/**
+ * Program COM1 for 115200 baud, 8 data bits, no parity, 1 stop bit, with
+ * its FIFOs on and its interrupts off (PC16550D datasheet, §8).
+ *
+ * @return 0, or -1 if no UART answered the loopback test (then output to
+ *         COM1 goes nowhere, but nothing hangs).
+ */
+int serial_init(void);
+
+/**
+ * Take one received byte from COM1 if one is waiting, without blocking.
+ *
+ * @return the byte (0..255), or -1 if none has arrived.
+ */
+int serial_try_getc(void);
+
+/** Write a string to COM1 only, turning each LF into CR LF. */
+void serial_puts(const char *s);
+
+/**
+ * The 16 colours of the VGA text mode attribute byte (IBM VGA Technical
+ * Reference, "Attributes"). The low four bits of an attribute are the
+ * foreground colour; bits 4-6 the background.
+ */
+enum vga_color {
+	VGA_BLACK = 0,
+	VGA_BLUE = 1,
+	VGA_GREEN = 2,
+	VGA_CYAN = 3,
+	VGA_RED = 4,
+	VGA_MAGENTA = 5,
+	VGA_BROWN = 6,
+	VGA_LIGHT_GREY = 7,
+	VGA_DARK_GREY = 8,
+	VGA_LIGHT_BLUE = 9,
+	VGA_LIGHT_GREEN = 10,
+	VGA_LIGHT_CYAN = 11,
+	VGA_LIGHT_RED = 12,
+	VGA_LIGHT_MAGENTA = 13,
+	VGA_YELLOW = 14,
+	VGA_WHITE = 15,
+};
+
+/**
+ * Choose the colours of the characters written from now on. Only the
+ * first eight colours work as a background: bit 7 of the attribute makes
+ * the character blink instead. The default is light grey on black.
+ */
+void vga_set_color(enum vga_color fg, enum vga_color bg);
+
+/** Where the next character will go: @p row 0..24, @p col 0..79. */
+void vga_get_cursor(int *row, int *col);
+
+/** Move the cursor (and the blinking hardware cursor) to @p row, @p col. */
+void vga_set_cursor(int row, int col);
+
+/**
+ * Wait for one byte of input and return it (0..255).
+ *
+ * In chapter 2 this polls COM1. Chapter 3 feeds it from the serial and
+ * keyboard interrupt handlers through this same function, so callers never
+ * learn where input comes from.
+ */
+int console_getc(void);
+
+/**
+ * Read one line into @p buf with simple editing: characters are echoed,
+ * backspace (0x08 or 0x7f) erases the previous one, CR or LF ends the
+ * line. Other control bytes and bytes >= 0x80 are ignored, and characters
+ * that do not fit in @p size - 1 bytes are dropped without an echo.
+ *
+ * @return the length of the line, which is stored NUL-terminated; 0 if
+ *         @p size is 0 (then nothing is read).
+ */
+size_t console_readline(char *buf, size_t size);
+
+/**
+ * Report a fatal error and stop: print `panic: ` and the message, the
+ * caller and a backtrace, then leave QEMU with the failure status.
+ */
+__attribute__((noreturn, format(printf, 1, 2)))
+void panic(const char *fmt, ...);
+
+/** Panic with the condition's text, file and line if @p cond is false. */
+#define assert(cond)							\
+	do {								\
+		if (!(cond))						\
+			panic("assertion \"%s\" failed at %s:%d",	\
+			      #cond, __FILE__, __LINE__);		\
+	} while (0)
+
+/**
+ * Print the chain of return addresses that starts at frame pointer @p fp,
+ * one line per frame, with the function each address lies in. Stops at a
+ * zero frame pointer, at a frame pointer that does not point into the
+ * kernel's stacks, or after a fixed depth.
+ */
+void backtrace_print(uintptr_t fp);
+
+/**
+ * One entry of the kernel symbol table the build links into the kernel
+ * (generated from `nm` of the linked kernel by src/console/ksyms.awk).
+ */
+struct ksym {
+	uint64_t addr;		/**< where the function starts */
+	uint32_t name;		/**< offset of its name in ksym_names */
+};
+
+/** The symbol table, sorted by address. */
+extern const struct ksym ksym_table[];
+/** The number of entries in ksym_table. */
+extern const size_t ksym_count;
+/** The symbol names, each NUL-terminated, one after the other. */
+extern const char ksym_names[];
+
+/**
+ * Find the function that contains @p addr.
+ *
+ * @return its name, with the distance from its start in @p *offset, or
+ *         NULL if @p addr is not in the kernel's code.
+ */
+const char *ksym_lookup(uintptr_t addr, uintptr_t *offset);
+#endif
 
 #endif

@@ -62,6 +62,17 @@ static inline void hlt(void)
 	__asm__ volatile("hlt");
 }
 
+#if FERN_CHAPTER >= 2
+/**
+ * Tell the CPU this is a spin-wait loop (PAUSE, SDM vol. 2B): it saves
+ * power and lets a hypervisor or a sibling hyperthread run.
+ */
+static inline void pause(void)
+{
+	__asm__ volatile("pause" : : : "memory");
+}
+
+#endif
 /** Mask maskable interrupts (clear RFLAGS.IF). */
 static inline void cli(void)
 {

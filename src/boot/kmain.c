@@ -6,6 +6,10 @@
 #include <fern/cmdline.h>
 #include <fern/console.h>
 #include <fern/exit.h>
+#if FERN_CHAPTER >= 2
+#include <fern/ktest.h>
+#include <fern/shell.h>
+#endif
 #include <fern/string.h>
 #include <fern/x86.h>
 
@@ -58,6 +62,13 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	assemble_cmdline(&info);
 
 	kprintf("fern: ready\n");
+#if FERN_CHAPTER >= 2
+
+	/* `test=...` runs in-kernel tests; `shell` reads commands on COM1. */
+	ktest_main(cmdline);
+	if (cmdline_get(cmdline, "shell", NULL, 0))
+		shell_run();
+#endif
 
 	/* A benchmark or a test may ask for the run to end here. */
 	if (cmdline_is(cmdline, "exit", "ready"))

@@ -18,6 +18,9 @@ PHDRS
 	text PT_LOAD FLAGS(5);		/* read + execute */
 	rodata PT_LOAD FLAGS(4);	/* read */
 	data PT_LOAD FLAGS(6);		/* read + write */
+#if FERN_CHAPTER >= 2
+	ksyms PT_LOAD FLAGS(4);		/* read */
+#endif
 }
 
 SECTIONS
@@ -44,6 +47,21 @@ SECTIONS
 	.rodata : AT(ADDR(.rodata) - KERNEL_VMA) {
 		__rodata_start = .;
 		*(.rodata .rodata.*)
+#if FERN_CHAPTER >= 2
+		/*
+		 * Tables that code adds to by declaration: the tests of
+		 * KTEST() (ktest.h) and the shell commands of KCMD()
+		 * (shell.h). The start and end symbols make each an array.
+		 */
+		. = ALIGN(8);
+		__ktests_start = .;
+		KEEP(*(.ktests))
+		__ktests_end = .;
+		. = ALIGN(8);
+		__kcmds_start = .;
+		KEEP(*(.kcmds))
+		__kcmds_end = .;
+#endif
 		__rodata_end = .;
 	} :rodata
 
@@ -61,6 +79,19 @@ SECTIONS
 		. = ALIGN(16);
 		__bss_end = .;
 	} :data
+#if FERN_CHAPTER >= 2
+
+	/*
+	 * The symbol table panic() names functions with. The build makes it
+	 * from the linked kernel and then links again (see the Makefile).
+	 * Placed last, it can grow between the two links without moving any
+	 * code or data.
+	 */
+	. = ALIGN(4K);
+	.ksyms : AT(ADDR(.ksyms) - KERNEL_VMA) {
+		KEEP(*(.ksyms))
+	} :ksyms
+#endif
 
 	__kernel_end = .;
 	__kernel_phys_end = . - KERNEL_VMA;

@@ -7,7 +7,16 @@
 
 void console_init(void)
 {
+#if FERN_CHAPTER >= 2
+	int serial_ok = serial_init();
+
 	vga_clear();
+	/* Only the screen can tell; writing to a missing UART is harmless. */
+	if (serial_ok < 0)
+		kprintf("console: no 16550 UART answers on COM1\n");
+#else
+	vga_clear();
+#endif
 }
 
 void console_write(const char *s, size_t len)

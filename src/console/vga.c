@@ -6,20 +6,82 @@
  */
 #include <fern/boot.h>
 #include <fern/console.h>
+#if FERN_CHAPTER >= 2
+#include <fern/x86.h>
+#endif
 
 #define VGA_COLS	80
 #define VGA_ROWS	25
 #define VGA_TEXT_PHYS	0xb8000
 #define VGA_ATTR	0x07	/* light grey on black */
+#if FERN_CHAPTER >= 2
+
+/*
+ * The blinking cursor is not in the text memory: the CRT controller draws
+ * it over the cell whose index (row * 80 + col) is in its Cursor Location
+ * registers. The controller has dozens of registers behind two ports:
+ * write a register's number to the index port, then access it through the
+ * data port (IBM VGA Technical Reference, "CRT Controller Registers").
+ */
+#define CRTC_INDEX		0x3d4
+#define CRTC_DATA		0x3d5
+#define CRTC_CURSOR_LOC_HIGH	0x0e
+#define CRTC_CURSOR_LOC_LOW	0x0f
+
+#define VGA_TAB_WIDTH	8
+
+/* Bit 7 of an attribute means "blink", so backgrounds have three bits. */
+#define VGA_BG_MASK	0x7
+#endif
 
 static volatile uint16_t *const vga_cells =
 	(volatile uint16_t *)PHYS_TO_VIRT(VGA_TEXT_PHYS);
 static int vga_row, vga_col;
+#if FERN_CHAPTER >= 2
+static uint8_t vga_attr = VGA_ATTR;
+#endif
 
 static uint16_t vga_cell(char c)
 {
+#if FERN_CHAPTER >= 2
+	return (uint16_t)(vga_attr << 8) | (uint8_t)c;
+#else
 	return (uint16_t)(VGA_ATTR << 8) | (uint8_t)c;
+#endif
 }
+#if FERN_CHAPTER >= 2
+
+/* Tell the CRT controller where to draw the cursor. */
+static void vga_update_cursor(void)
+{
+	uint16_t pos = (uint16_t)(vga_row * VGA_COLS + vga_col);
+
+	outb(CRTC_INDEX, CRTC_CURSOR_LOC_HIGH);
+	outb(CRTC_DATA, pos >> 8);
+	outb(CRTC_INDEX, CRTC_CURSOR_LOC_LOW);
+	outb(CRTC_DATA, pos & 0xff);
+}
+
+void vga_set_color(enum vga_color fg, enum vga_color bg)
+{
+	vga_attr = (uint8_t)((bg & VGA_BG_MASK) << 4 | (fg & 0xf));
+}
+
+void vga_get_cursor(int *row, int *col)
+{
+	*row = vga_row;
+	*col = vga_col;
+}
+
+void vga_set_cursor(int row, int col)
+{
+	if (row < 0 || row >= VGA_ROWS || col < 0 || col >= VGA_COLS)
+		return;
+	vga_row = row;
+	vga_col = col;
+	vga_update_cursor();
+}
+#endif
 
 void vga_clear(void)
 {
@@ -27,7 +89,73 @@ void vga_clear(void)
 		vga_cells[i] = vga_cell(' ');
 	vga_row = 0;
 	vga_col = 0;
+#if FERN_CHAPTER >= 2
+	vga_update_cursor();
+#endif
 }
+#if FERN_CHAPTER >= 2
+
+/*
+ * Scroll the text up by one row: row 1 moves to row 0, ..., row 24 to row
+ * 23, and row 24 becomes blank. Text memory is ordinary memory, so this is
+ * a copy; the cells overlap only in the "to a lower address" direction, so
+ * copying from the start forwards never reads a cell it already wrote.
+ */
+static void vga_scroll(void)
+{
+	/* LAB 2 BEGIN: copy rows 1..24 onto rows 0..23, then fill row 24 with blanks in the current colour */
+	for (int i = 0; i < (VGA_ROWS - 1) * VGA_COLS; i++)
+		vga_cells[i] = vga_cells[i + VGA_COLS];
+	for (int col = 0; col < VGA_COLS; col++)
+		vga_cells[(VGA_ROWS - 1) * VGA_COLS + col] = vga_cell(' ');
+	/* LAB 2 STUB: serial_puts("lab 2: vga_scroll is not implemented\n"); */
+	/* LAB 2 END */
+}
+
+/* Start a new line; on the last row, scroll instead of moving down. */
+static void vga_newline(void)
+{
+	vga_col = 0;
+	if (vga_row == VGA_ROWS - 1)
+		vga_scroll();
+	else
+		vga_row++;
+}
+
+/*
+ * Put one character at the cursor and move the cursor past it. The four
+ * control characters a console needs move the cursor instead of printing:
+ * newline, carriage return, tab (to the next multiple of 8 columns) and
+ * backspace (one column left, but not past the start of the row; erasing
+ * is "\b \b", which is what the line reader sends).
+ */
+void vga_putc(char c)
+{
+	switch (c) {
+	case '\n':
+		vga_newline();
+		break;
+	case '\r':
+		vga_col = 0;
+		break;
+	case '\t':
+		vga_col = (vga_col / VGA_TAB_WIDTH + 1) * VGA_TAB_WIDTH;
+		if (vga_col >= VGA_COLS)
+			vga_newline();
+		break;
+	case '\b':
+		if (vga_col > 0)
+			vga_col--;
+		break;
+	default:
+		vga_cells[vga_row * VGA_COLS + vga_col] = vga_cell(c);
+		if (++vga_col == VGA_COLS)
+			vga_newline();
+		break;
+	}
+	vga_update_cursor();
+}
+#else
 
 /*
  * Start a new line. Chapter 1 keeps it simple: past the last row, writing
@@ -52,3 +180,4 @@ void vga_putc(char c)
 	if (++vga_col == VGA_COLS)
 		vga_newline();
 }
+#endif

@@ -1,0 +1,135 @@
+/*
+ * panic(): the kernel's last words. When something is wrong enough that
+ * going on would do harm, say what and where, and stop.
+ *
+ * "Where" is a backtrace. Every function compiled with frame pointers
+ * (-fno-omit-frame-pointer) starts with
+ *
+ *     push %rbp          ; save the caller's frame pointer
+ *     mov  %rsp, %rbp    ; this frame starts here
+ *
+ * so at any moment RBP points at a saved RBP, and the 8 bytes above it are
+ * the return address the CALL pushed (System V x86_64 ABI §3.2.2). The
+ * saved RBPs form a linked list through the stack, from the current
+ * function to kmain, whose caller entry.asm zeroed RBP to end the list.
+ * Each return address lies inside the calling function; the symbol table
+ * the build links into the kernel turns it into a name.
+ */
+#include <fern/console.h>
+#include <fern/exit.h>
+#include <fern/x86.h>
+#include <stdbool.h>
+
+/* Enough for any sane call chain; a corrupt one cannot loop forever. */
+#define BACKTRACE_MAX_DEPTH	32
+
+/* Linker script symbols: the end of the code; .bss, which holds every stack. */
+extern const char __text_end[];
+extern const char __bss_start[], __bss_end[];
+
+/*
+ * Binary search for the last symbol at or below @addr. The table is
+ * sorted by address, and a function extends up to the next symbol.
+ */
+const char *ksym_lookup(uintptr_t addr, uintptr_t *offset)
+{
+	size_t lo = 0, hi = ksym_count;
+
+	if (ksym_count == 0 || addr < ksym_table[0].addr ||
+	    addr >= (uintptr_t)__text_end)
+		return NULL;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ksym_table[mid].addr <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*offset = addr - ksym_table[lo].addr;
+	return ksym_names + ksym_table[lo].name;
+}
+
+/*
+ * Print "0x<addr> <function>+0x<offset>" for a return address. The CALL
+ * may be the last instruction of its function (a call to a function that
+ * never returns, like panic() itself), so the return address can be the
+ * first byte of the next function: look up addr - 1, which is always
+ * inside the CALL.
+ */
+static void print_return_address(uintptr_t addr)
+{
+	uintptr_t offset;
+	const char *name = ksym_lookup(addr - 1, &offset);
+
+	if (name)
+		kprintf("0x%016lx %s+0x%lx\n", addr, name, offset + 1);
+	else
+		kprintf("0x%016lx ??\n", addr);
+}
+
+/*
+ * Reading through a bad frame pointer would fault, and with no exception
+ * handlers yet (chapter 3) a fault is a reboot. So before following a
+ * frame pointer, check that it is 8-byte aligned, that both words it
+ * points at are inside .bss (where every stack lives), and that it is
+ * above the previous frame: stacks grow down, so callers' frames are at
+ * higher addresses, and a chain that goes back down is corrupt.
+ */
+static bool frame_is_sane(uintptr_t fp, uintptr_t prev)
+{
+	return fp % 8 == 0 && fp > prev &&
+	       fp >= (uintptr_t)__bss_start &&
+	       fp + 16 <= (uintptr_t)__bss_end;
+}
+
+void backtrace_print(uintptr_t fp)
+{
+	uintptr_t prev = 0;
+
+	for (int depth = 0; fp != 0; depth++) {
+		const uintptr_t *frame = (const uintptr_t *)fp;
+
+		if (depth == BACKTRACE_MAX_DEPTH) {
+			kprintf("    (stopped after %d frames)\n", depth);
+			return;
+		}
+		if (!frame_is_sane(fp, prev)) {
+			kprintf("    (bad frame pointer 0x%lx; stopped)\n", fp);
+			return;
+		}
+		kprintf("    #%d ", depth);
+		print_return_address(frame[1]);
+		prev = fp;
+		fp = frame[0];
+	}
+}
+
+void panic(const char *fmt, ...)
+{
+	/*
+	 * If printing the report panics again (a failed assert in the
+	 * console, say), a second full report would recurse until the stack
+	 * overflows. The second time, use the simplest output there is and
+	 * stop.
+	 */
+	static volatile int panicking;
+	va_list ap;
+
+	cli();
+	if (panicking++) {
+		serial_puts("panic: panic while panicking; stopping\n");
+		machine_exit(false);
+	}
+
+	vga_set_color(VGA_LIGHT_RED, VGA_BLACK);
+	kprintf("panic: ");
+	va_start(ap, fmt);
+	kvprintf(fmt, ap);
+	va_end(ap);
+	kprintf("\n");
+	kprintf("  caller: ");
+	print_return_address((uintptr_t)__builtin_return_address(0));
+	backtrace_print((uintptr_t)__builtin_frame_address(0));
+	machine_exit(false);
+}

@@ -100,6 +100,9 @@ void vga_clear(void)
  * 23, and row 24 becomes blank. Text memory is ordinary memory, so this is
  * a copy; the cells overlap only in the "to a lower address" direction, so
  * copying from the start forwards never reads a cell it already wrote.
+ *
+ * This runs in the middle of printing a line, so it must not print
+ * anything itself: the lab's stub clears the screen instead of scrolling.
  */
 static void vga_scroll(void)
 {
@@ -108,7 +111,7 @@ static void vga_scroll(void)
 		vga_cells[i] = vga_cells[i + VGA_COLS];
 	for (int col = 0; col < VGA_COLS; col++)
 		vga_cells[(VGA_ROWS - 1) * VGA_COLS + col] = vga_cell(' ');
-	/* LAB 2 STUB: serial_puts("lab 2: vga_scroll is not implemented\n"); */
+	/* LAB 2 STUB: vga_clear(); */
 	/* LAB 2 END */
 }
 

@@ -11,8 +11,9 @@
 set -euo pipefail
 
 # The Debian packages, and why each is needed. "--no-install-recommends"
-# is enough for all of them: grub-mkrescue finds xorriso and mformat
-# because we install them by name, and qemu-system-x86 depends on its
+# is enough for all of them (checked on a fresh Debian 12 system: the ISO
+# builds and boots, gdb attaches, make check passes): grub-mkrescue finds
+# xorriso because we install it by name, and qemu-system-x86 depends on its
 # firmware (seabios, ipxe-qemu); its GUI and extra block drivers are only
 # recommended, and fern runs QEMU without a window.
 PACKAGES=(
@@ -24,7 +25,7 @@ PACKAGES=(
 	grub-common     # grub-mkrescue and grub-file
 	grub-pc-bin     # /usr/lib/grub/i386-pc: GRUB for BIOS PCs, what QEMU boots
 	xorriso         # grub-mkrescue writes the ISO with it
-	mtools          # grub-mkrescue runs mformat for the EFI image
+	mtools          # mformat: grub-mkrescue needs it for EFI images (not fern's)
 	qemu-system-x86 # qemu-system-x86_64
 	python3         # the test harness and grader in tests/
 	doxygen         # make docs
@@ -78,7 +79,7 @@ what_is_missing() {
 			echo "  ${tool%%|*} is installed but '$cmd' fails"
 		fi
 	done
-	if [[ ! -f $GRUB_BIOS_DIR/moddep.lst ]]; then
+	if [[ ! -f $GRUB_BIOS_DIR/modinfo.sh ]]; then
 		echo "  $GRUB_BIOS_DIR is missing (package grub-pc-bin)"
 	fi
 	if python3 --version >/dev/null 2>&1 &&

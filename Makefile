@@ -56,6 +56,8 @@ GRUB_MODULES ?= --install-modules="multiboot2 normal" --fonts= --locales= --them
 WERROR ?= -Werror
 IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo yes)
 
+# Frame pointers and no tail calls: panic()'s backtrace (chapter 2) walks
+# the saved frame pointers, and a tail call would hide its caller's frame.
 CFLAGS_KERNEL := -std=gnu11 -O2 -g -Wall -Wextra $(WERROR) \
 	-ffreestanding -fno-pie -fno-pic -fno-stack-protector \
 	-mno-red-zone -mgeneral-regs-only -mcmodel=kernel \

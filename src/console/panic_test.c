@@ -38,3 +38,12 @@ KTEST_EXPLICIT(crash, "panic from a nested call")
 	crash_outer();
 	KTEST_EXPECT(!"panic() returned");
 }
+
+/* test=assert: the panic message names the condition, file and line. */
+KTEST_EXPLICIT(assert, "a failed assert panics naming the condition")
+{
+	volatile int two = 2;
+
+	assert(two + two == 5);
+	KTEST_EXPECT(!"assert() returned");
+}

@@ -205,7 +205,7 @@ build/host/fern_string.o: src/lib/string.c include/fern/string.h
 build/host/test_string: tests/host/test_string.c build/host/fern_string.o tests/host/tap.h
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< build/host/fern_string.o
 
-.PHONY: check all-chapters grade selftest-kernels
+.PHONY: check all-chapters grade selftest-kernels host-tests-build
 # Deliberately broken kernels for the harness's fault matrix.
 SELFTEST_MODES := triple_fault silent flood hang
 selftest-kernels: $(SELFTEST_MODES:%=build/selftest/%.iso)
@@ -223,7 +223,10 @@ all-chapters:			## build every chapter's ISO (build/chN/)
 	$(Q)for n in $(CHAPTERS); do $(MAKE) --no-print-directory CHAPTER=$$n iso || exit 1; done
 	$(Q)$(MAKE) --no-print-directory iso
 
-check: all-chapters selftest-kernels	## build every chapter and run every test
+# The host tests are built here and run by the grader, one line each.
+host-tests-build: $(HOST_TESTS)
+
+check: all-chapters selftest-kernels host-tests-build	## build every chapter and run every test
 	$(Q)$(GRADE) --check $(GRADEFLAGS)
 
 lab%-check:			## grade lab N against chapter N's kernel (e.g. make lab1-check)

@@ -128,7 +128,10 @@ def host_results(pattern):
         t = grader.Test(None, name, 0, 0, "host", 60)
         start = time.monotonic()
         try:
-            p = subprocess.run([path], capture_output=True, text=True,
+            # Leak checking needs ptrace, which containers often deny.
+            env = dict(os.environ)
+            env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+            p = subprocess.run([path], capture_output=True, text=True, env=env,
                                timeout=60 * timeout_scale())
             out = p.stdout + p.stderr
             passed = p.returncode == 0

@@ -73,6 +73,42 @@ check() {
 	found "$name" "$version"
 }
 
+# The slow probes (each starts a big program) run in the background from
+# the start, in parallel, and are read where their tool is reported; this
+# keeps the whole check well under a second.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+hostcc=${HOST_CC:-cc}
+
+# probe NAME COMMAND...: run COMMAND in the background; its output goes to
+# $tmp/NAME and its exit status to $tmp/NAME.rc.
+probe() {
+	local name=$1
+
+	shift
+	{
+		"$@" >"$tmp/$name" 2>&1
+		echo $? >"$tmp/$name.rc"
+	} &
+}
+
+# probed NAME: wait for the probes, then succeed if NAME's command did.
+probed() {
+	wait
+	[[ -f $tmp/$1.rc && $(<"$tmp/$1.rc") == 0 ]]
+}
+
+probe qemu-version "$QEMU" --version
+probe qemu-accel "$QEMU" -accel help
+# One Python run says its version and whether it is new enough.
+probe python "$PYTHON" -c 'import sys
+print("Python %d.%d.%d" % sys.version_info[:3])
+sys.exit(sys.version_info < (3, 9))'
+printf '#include <stdio.h>\nint main(void) { return puts("") < 0; }\n' >"$tmp/t.c"
+probe hostcc "$hostcc" -fsanitize=address,undefined "$tmp/t.c" -o "$tmp/t"
+probe doxygen doxygen --version
+probe gdb gdb --version
+
 echo "fern doctor: the tools for building, running, testing and debugging fern"
 echo
 
@@ -146,8 +182,9 @@ check xorriso xorriso xorriso -version
 
 # QEMU, and its software emulator TCG: fern never uses KVM.
 if command -v "$QEMU" >/dev/null 2>&1; then
-	version=$(first_line "$QEMU" --version)
-	if "$QEMU" -accel help 2>/dev/null | grep -qx tcg; then
+	probed qemu-version
+	version=$(sed -n 1p "$tmp/qemu-version")
+	if probed qemu-accel && grep -qx tcg "$tmp/qemu-accel"; then
 		found "$QEMU" "$version"
 	else
 		missing "$QEMU" qemu-system-x86 "$version, but without TCG (software emulation)"
@@ -158,13 +195,14 @@ fi
 
 # Python 3.9 or newer runs the harness and the grader.
 if command -v "$PYTHON" >/dev/null 2>&1; then
-	version=$(first_line "$PYTHON" --version)
-	if "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
+	probed python
+	version=$(sed -n 1p "$tmp/python")
+	if probed python; then
 		found "$PYTHON" "$version"
 	elif [[ $version == Python\ * ]]; then
 		missing "$PYTHON" python3 "$version is older than 3.9"
 	else
-		missing "$PYTHON" python3 "'$PYTHON --version' fails"
+		missing "$PYTHON" python3 "'$PYTHON' does not run"
 	fi
 else
 	missing "$PYTHON" python3 "not found"
@@ -174,14 +212,9 @@ check unifdef unifdef unifdef -V
 
 # The host unit tests are compiled with the host's C library and run with
 # sanitizers.
-hostcc=${HOST_CC:-cc}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 if ! command -v "$hostcc" >/dev/null 2>&1; then
 	missing "host C library" "gcc libc6-dev" "no host compiler '$hostcc' for tests/host"
-elif echo '#include <stdio.h>
-int main(void) { return puts("") < 0; }' >"$tmp/t.c" &&
-	"$hostcc" -fsanitize=address,undefined "$tmp/t.c" -o "$tmp/t" >/dev/null 2>&1; then
+elif probed hostcc; then
 	found "host C library" "$hostcc compiles tests/host programs with -fsanitize=address,undefined"
 else
 	missing "host C library" libc6-dev "$hostcc cannot build a program with <stdio.h> and sanitizers"
@@ -194,12 +227,14 @@ else
 	missing "mformat (mtools)" mtools "not found; only grub-mkrescue without -d needs it" optional
 fi
 if command -v doxygen >/dev/null 2>&1; then
-	found doxygen "$(first_line doxygen --version) (make docs)"
+	probed doxygen
+	found doxygen "$(sed -n 1p "$tmp/doxygen") (make docs)"
 else
 	missing doxygen doxygen "not found; only 'make docs' needs it" optional
 fi
 if command -v gdb >/dev/null 2>&1; then
-	found gdb "$(first_line gdb --version) (make debug)"
+	probed gdb
+	found gdb "$(sed -n 1p "$tmp/gdb") (make debug)"
 else
 	missing gdb gdb "not found; only 'make debug' needs it" optional
 fi

@@ -236,6 +236,24 @@ lab%-check:			## grade lab N against chapter N's kernel (e.g. make lab1-check)
 grade: all-chapters		## grade every lab
 	$(Q)$(GRADE) --labs $(GRADEFLAGS)
 
+# ---- benchmarks -------------------------------------------------------------
+
+# The floor: a Multiboot2 stub that prints one line, booted through the
+# same GRUB ISO path as fern (docs/performance.md).
+BENCH_RUNS ?= 5
+
+.PHONY: bench
+build/bench/floor.elf: tools/bench/floor.asm tools/bench/floor.ld
+	@mkdir -p $(@D)
+	$(Q)$(NASM) -f elf64 $< -o $(@:.elf=.o)
+	$(Q)$(LD) -n -T tools/bench/floor.ld -o $@ $(@:.elf=.o)
+
+build/bench/floor.iso: build/bench/floor.elf src/boot/grub.cfg
+	$(call make-iso,$@,$<)
+
+bench: all-chapters build/bench/floor.iso	## boot time vs the GRUB floor, sizes, grader time (BENCH_RUNS=N)
+	$(Q)$(PYTHON) tools/bench.py --runs $(BENCH_RUNS) $(BENCHFLAGS)
+
 # ---- the course: snapshots, branches, handouts ------------------------------
 
 DERIVE := $(PYTHON) tools/derive.py

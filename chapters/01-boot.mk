@@ -14,6 +14,7 @@ ch1.srcs := \
 	src/boot/kmain.c \
 	src/boot/multiboot2.c \
 	src/boot/fw_cfg.c \
+	src/boot/phase.c \
 	src/console/serial.c \
 	src/console/vga.c \
 	src/console/console.c \

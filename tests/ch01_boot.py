@@ -143,3 +143,28 @@ def no_long_mode(t):
     r = t.boot(NO_LONG_MODE)
     r.expect(r"^fern: boot error: this CPU does not support long mode \(x86_64\)$")
     r.forbid(r"^fern: ready$")
+
+
+BENCH = Boot(cmdline="exit=ready bench")
+PHASE = re.compile(r"^phase: (\S+) (\d+) cycles\b")
+
+
+@test("boot: times its phases with the TSC when asked (bench)", points=0)
+def boot_phases(t):
+    # `make bench` reads these lines (docs/performance.md); the default
+    # boot must not print them, nor lose any of its usual lines.
+    r = t.boot(BENCH)
+    lines = [l for l in r.lines if l.strip()]
+    phases = [(i, PHASE.match(l)) for i, l in enumerate(lines) if PHASE.match(l)]
+    t.check(len(phases) >= 2, "at least two 'phase: NAME N cycles' lines (got %d)"
+            % len(phases))
+    names = [m.group(1) for _, m in phases]
+    t.check(len(set(names)) == len(names), "phase names are distinct: %s" % names)
+    t.check(all(int(m.group(2)) > 0 for _, m in phases),
+            "every phase lasted a positive number of cycles")
+    ready = [i for i, l in enumerate(lines) if l == "fern: ready"]
+    if phases and ready:
+        t.check(phases[-1][0] < ready[0], "the phases come before 'fern: ready'")
+    r.expect(r"^fern: ready$")
+    r.expect(MEMORY)
+    t.boot(READY).forbid(r"^phase: ", "no 'phase:' lines without `bench`")

@@ -1,7 +1,8 @@
 /**
  * @file boot.h
  * @brief What the kernel learns at boot: the Multiboot2 information from
- *        GRUB, the command line, and QEMU's fw_cfg.
+ *        GRUB, the command line, and QEMU's fw_cfg; and where the boot's
+ *        time goes (boot_phase()).
  *
  * The boot code maps the first 1 GiB of physical memory at KERNEL_VMA, so
  * physical address p is readable at PHYS_TO_VIRT(p) while p < BOOT_MAPPED.
@@ -91,6 +92,23 @@ int fw_cfg_read_file(const char *name, char *buf, size_t size);
 
 /** The fw_cfg file that holds extra command-line options from QEMU. */
 #define FW_CFG_CMDLINE_FILE "opt/fern/cmdline"
+
+/** The most boot phases boot_phase() records; later ones are counted. */
+#define BOOT_PHASES_MAX 16
+
+/**
+ * Mark the end of boot phase @p name (a string literal, one word): record
+ * the time-stamp counter now. The phase lasts from the previous mark, or
+ * from reset for the first one. Cheap enough to call on every boot.
+ */
+void boot_phase(const char *name);
+
+/**
+ * Print one line per recorded phase, `phase: NAME N cycles`, in the order
+ * they were marked. kmain calls it when the command line has `bench`;
+ * `make bench` reads these lines.
+ */
+void boot_phases_print(void);
 
 /** The kernel's C entry point, called by entry.asm in long mode. */
 void kmain(uint32_t magic, uint32_t mbi_phys);

@@ -50,8 +50,10 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 {
 	static struct boot_info info;
 
+	boot_phase("loader");
 	console_init();
 	kprintf("fern: hello from 64-bit long mode (chapter %d)\n", FERN_CHAPTER);
+	boot_phase("console");
 
 	if (magic != MB2_BOOT_MAGIC) {
 		kprintf("boot: error: bad Multiboot2 magic 0x%x\n", magic);
@@ -59,8 +61,13 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	}
 	multiboot2_parse(mbi_phys, &info);
 	boot_info_print(&info);
+	boot_phase("multiboot");
 	assemble_cmdline(&info);
+	boot_phase("cmdline");
 
+	/* `bench`: say where the time went, for `make bench`. */
+	if (cmdline_is(cmdline, "bench", ""))
+		boot_phases_print();
 	kprintf("fern: ready\n");
 #if FERN_CHAPTER >= 2
 

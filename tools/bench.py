@@ -145,8 +145,9 @@ def measure_size(target):
     target.size = size
 
 
-def time_command(argv):
-    """Run a grader command quietly; its wall time and its verdict."""
+def time_command(argv, log_dir):
+    """Run a grader command quietly; its wall time and its verdict. Its
+    output goes to a log in `log_dir`, to read when it failed."""
     env = dict(os.environ)
     # Under `make -jN bench`, make's jobserver descriptors are not passed
     # down to this process's children: drop them, or each make warns.
@@ -157,6 +158,10 @@ def time_command(argv):
     p = subprocess.run(argv, capture_output=True, text=True, env=env,
                        stdin=subprocess.DEVNULL)
     took = time.monotonic() - start
+    os.makedirs(log_dir, exist_ok=True)
+    log = os.path.join(log_dir, "%s.log" % argv[-1])
+    with open(log, "w") as f:
+        f.write(p.stdout + p.stderr)
     lines = [l for l in p.stdout.splitlines() if l.strip()]
     verdict = next((l for l in reversed(lines)
                     if re.match(r"^\d+ passed, \d+ failed$", l)), "")
@@ -167,7 +172,7 @@ def time_command(argv):
             [l for l in out if l.strip()][-1:] or [""]
         verdict = "exit status %d: %s" % (p.returncode, why[0][:100])
     return {"command": " ".join(argv[:1] + argv[2:]), "seconds": round(took, 2),
-            "exit_status": p.returncode, "result": verdict}
+            "exit_status": p.returncode, "result": verdict, "log": log}
 
 
 def measure_graders(chapters):
@@ -178,7 +183,7 @@ def measure_graders(chapters):
     results = []
     for argv in commands:
         progress("  timing %s" % " ".join(argv[:1] + argv[2:]))
-        results.append(time_command(argv))
+        results.append(time_command(argv, os.path.join("build", "bench-logs")))
     progress("")
     return results
 
@@ -342,7 +347,9 @@ def print_report(result, targets, mhz):
         print()
         print("Grader time: wall seconds, one run each")
         for g in result["graders"]:
-            print("  %-22s %7.1f s   %s" % (g["command"], g["seconds"], g["result"]))
+            print("  %-22s %7.1f s   %s%s" % (g["command"], g["seconds"], g["result"],
+                                               "" if g["exit_status"] == 0
+                                               else "  (output: %s)" % g["log"]))
 
 
 def main():

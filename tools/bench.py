@@ -376,10 +376,17 @@ def main():
         targets.append(Target("ch%d" % c.number, "ch%d %s" % (c.number, c.slug),
                               os.path.join(d, "fern.iso"), os.path.join(d, "fern.elf"),
                               FERN_READY))
-    missing = [t.iso for t in targets if not os.path.exists(t.iso)]
-    if missing:
-        raise SystemExit("error: %s not built; run 'make bench' (it builds them)"
-                         % ", ".join(missing))
+    if not os.path.exists(FLOOR_ISO):
+        raise SystemExit("error: %s is not built; run 'make bench' (it builds it)"
+                         % FLOOR_ISO)
+    # A chapter snapshot builds only its own chapter: measure what exists,
+    # and say what was left out.
+    for t in [t for t in targets if not os.path.exists(t.iso)]:
+        print("note: %s is not built; %s left out (make CHAPTER=%s iso)"
+              % (t.iso, t.label, t.key[2:]))
+        targets.remove(t)
+    if len(targets) < 2:
+        raise SystemExit("error: no chapter's ISO is built; run 'make bench'")
 
     env = environment()
     mhz = env["machine"]["cpu_mhz"]

@@ -54,8 +54,9 @@ def silent(t):
 
 @test("harness: a hung kernel is a timeout naming the last line")
 def hang(t):
-    diagnose(t, Machine(broken_iso("hang"), timeout=2, nonce=""),
-             ["timeout", "hung", "working..."], 2)
+    # Long enough for GRUB to start the kernel on a loaded machine.
+    diagnose(t, Machine(broken_iso("hang"), timeout=5, nonce=""),
+             ["timeout", "hung", "working..."], 5)
 
 
 @test("harness: an output flood is cut off and reported")

@@ -51,9 +51,14 @@ missing() {
 	fi
 }
 
-# first_line COMMAND...: the first non-empty line COMMAND prints.
+# first_line COMMAND...: the first non-empty line COMMAND prints; fails if
+# COMMAND fails. (Not `COMMAND | sed ...q`: a reader that stops early can
+# kill a chatty COMMAND with SIGPIPE, which pipefail reports as a failure.)
 first_line() {
-	"$@" 2>&1 | sed -n '/[^[:space:]]/{p;q;}'
+	local out
+
+	out=$("$@" 2>&1) || return
+	sed -n '/[^[:space:]]/{p;q;}' <<<"$out"
 }
 
 # check NAME PACKAGE VERSION-COMMAND... : the usual case, a program that

@@ -131,7 +131,7 @@ manual_instructions() {
 		       GRUB_PLATFORM=<the i386-pc directory of i686-elf-grub>
 
 		(find that directory with:
-		 find "$(brew --prefix i686-elf-grub)" -name moddep.lst)
+		 find "$(brew --prefix i686-elf-grub)" -name modinfo.sh)
 		macOS is not tested by fern's CI.
 		EOF
 		;;

@@ -86,6 +86,8 @@ ifeq ($(IS_CLANG),yes)
   LDFLAGS_KERNEL := $(filter-out -no-pie,$(LDFLAGS_KERNEL))
 endif
 LD := $(CROSS)ld
+STRIP := $(CROSS)strip
+GRUB_FILE ?= $(shell command -v grub-file || command -v grub2-file)
 LIBGCC := $(shell $(CC) -print-libgcc-file-name 2>/dev/null)
 
 ifeq ($(V),1)
@@ -148,14 +150,16 @@ $(BUILD)/fern.elf: $(OBJS) $(KSYMS_OBJ) $(BUILD)/linker.ld
 		<($(NM) -n $@ | grep -v $(KSYMS_MOVABLE)); then \
 		echo "error: adding the symbol table moved code or data (compare nm of $@ and $(BUILD)/fern.pass1.elf)" >&2; \
 		rm -f $@; exit 1; fi
-	$(Q)if command -v grub-file >/dev/null && ! grub-file --is-x86-multiboot2 $@; then \
+	$(Q)if [ -n "$(GRUB_FILE)" ] && ! $(GRUB_FILE) --is-x86-multiboot2 $@; then \
 		echo "error: $@ has no valid Multiboot2 header in its first 32 KiB" >&2; rm -f $@; exit 1; fi
 
 # $(call make-iso,ISO,ELF): a GRUB rescue ISO that boots ELF with grub.cfg.
+# The ISO gets a copy without debug information (GRUB would read it all at
+# every boot); gdb reads the full ELF in build/.
 define make-iso
 	@echo "  ISO     $(1)"
 	$(Q)rm -rf $(1).dir && mkdir -p $(1).dir/boot/grub
-	$(Q)cp $(2) $(1).dir/boot/fern.elf
+	$(Q)$(STRIP) --strip-debug -o $(1).dir/boot/fern.elf $(2)
 	$(Q)cp src/boot/grub.cfg $(1).dir/boot/grub/grub.cfg
 	$(Q)if ! $(GRUB_MKRESCUE) -d $(GRUB_PLATFORM) $(GRUB_MODULES) -o $(1) $(1).dir > $(1).log 2>&1; then \
 		cat $(1).log >&2; \

@@ -14,6 +14,7 @@ same ones the tests use (fernlab/qemu.py).
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -52,7 +53,20 @@ def main():
     log = os.path.join(os.path.dirname(args.iso), "debug-serial.log")
     cmd = qemu_command(args.iso, args.memory, args.cmdline, serial="file:" + log,
                        extra=["-s", "-S"])
+    # QEMU runs in its own session so that Ctrl-C in gdb (which stops the
+    # kernel) does not kill it; we end it ourselves when gdb ends or when
+    # the terminal goes away.
     qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def end_qemu(*_):
+        qemu.kill()
+        qemu.wait()
+        sys.exit(1)
+
+    signal.signal(signal.SIGHUP, end_qemu)
+    signal.signal(signal.SIGTERM, end_qemu)
+    # Ctrl-C belongs to gdb: ignore it here without passing SIG_IGN on.
+    signal.signal(signal.SIGINT, lambda *_: None)
     print("fern: QEMU is paused with a gdb server on localhost:1234; COM1 goes "
           "to %s (watch it with: tail -f %s)" % (log, log), flush=True)
     try:

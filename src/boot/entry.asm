@@ -189,8 +189,14 @@ long_mode_entry:
 	mov edi, [rax]
 	mov rax, boot_mbi
 	mov esi, [rax]
-	mov rax, higher_half_entry
-	jmp rax
+	xor ebp, ebp                    ; a zero frame pointer ends backtraces
+	mov rax, kmain
+	call rax
+	; kmain never returns; if it did, stop here.
+.idle:
+	cli
+	hlt
+	jmp .idle
 
 section .boot.rodata progbits alloc noexec nowrite align=8
 ; A flat 64-bit GDT: null, kernel code (L=1), kernel data. Chapter 3 builds
@@ -219,16 +225,6 @@ msg_no_long_mode:
 section .data
 boot_magic:     dd 0
 boot_mbi:       dd 0
-
-section .text
-bits 64
-higher_half_entry:
-	xor ebp, ebp                    ; a zero frame pointer ends backtraces
-	call kmain
-.idle:
-	cli
-	hlt
-	jmp .idle
 
 section .bss nobits alloc noexec write align=4096
 boot_pml4:      resb 4096

@@ -114,7 +114,11 @@ _start:
 
 ; Map the first 1 GiB of physical memory twice with 2 MiB pages: at 0
 ; (identity, so the next instruction after CR0.PG still exists) and at
-; KERNEL_VMA (where the C code is linked). Chapter 4 replaces these tables.
+; KERNEL_VMA (where the C code is linked). The first 2 MiB, where the kernel
+; lives, get 4 KiB pages instead, so that the page below the boot stack can
+; stay unmapped: a guard page, which turns a stack overflow into a page
+; fault instead of silently overwriting what lies below the stack.
+; Chapter 4 replaces these tables.
 setup_boot_page_tables:
 	mov eax, boot_pdpt_low - KERNEL_VMA
 	or eax, PTE_PRESENT | PTE_WRITABLE
@@ -137,6 +141,22 @@ setup_boot_page_tables:
 	inc ecx
 	cmp ecx, 512
 	jne .next_2mib
+
+	mov eax, boot_pt - KERNEL_VMA
+	or eax, PTE_PRESENT | PTE_WRITABLE
+	mov [boot_pd - KERNEL_VMA], eax
+	xor ecx, ecx
+.next_4kib:
+	mov eax, ecx
+	shl eax, 12
+	or eax, PTE_PRESENT | PTE_WRITABLE
+	mov [boot_pt - KERNEL_VMA + ecx * 8], eax
+	inc ecx
+	cmp ecx, 512
+	jne .next_4kib
+	mov eax, boot_stack_guard - KERNEL_VMA
+	shr eax, 12
+	mov dword [boot_pt - KERNEL_VMA + eax * 8], 0
 	ret
 
 ; Report a boot failure on COM1 and on the first VGA line, then stop.
@@ -231,8 +251,12 @@ boot_pml4:      resb 4096
 boot_pdpt_low:  resb 4096
 boot_pdpt_high: resb 4096
 boot_pd:        resb 4096
+boot_pt:        resb 4096
+global boot_stack_guard
 global boot_stack_bottom
 global boot_stack_top
+boot_stack_guard:                       ; never mapped (see above)
+	resb 4096
 boot_stack_bottom:
 	resb BOOT_STACK_SIZE
 boot_stack_top:

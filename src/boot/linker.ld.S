@@ -94,6 +94,8 @@ SECTIONS
 #endif
 
 	__kernel_end = .;
+	/* entry.asm maps the first 2 MiB with 4 KiB pages to leave a guard page. */
+	ASSERT(boot_stack_guard - KERNEL_VMA < 2M, "the boot stack must lie in the first 2 MiB")
 	__kernel_phys_end = . - KERNEL_VMA;
 
 	/DISCARD/ : {

@@ -216,16 +216,17 @@ build/host/test_string: tests/host/test_string.c build/host/fern_string.o tests/
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< build/host/fern_string.o
 
 .PHONY: check all-chapters grade selftest-kernels host-tests-build
-# Deliberately broken kernels for the harness's fault matrix.
+# Tiny Multiboot2 kernels (tests/selftest/tiny.asm): the deliberately
+# broken ones of the harness's fault matrix, and the bench's floor.
 SELFTEST_MODES := triple_fault silent flood hang
 selftest-kernels: $(SELFTEST_MODES:%=build/selftest/%.iso)
 
-build/selftest/%.elf: tests/selftest/broken.asm tests/selftest/broken.ld
+build/selftest/%.elf: tests/selftest/tiny.asm tests/selftest/tiny.ld
 	@mkdir -p $(@D)
 	$(Q)$(NASM) -f elf64 -D$(shell echo $* | tr a-z A-Z) $< -o $(@:.elf=.o)
-	$(Q)$(LD) -n -T tests/selftest/broken.ld -o $@ $(@:.elf=.o)
+	$(Q)$(LD) -n -T tests/selftest/tiny.ld -o $@ $(@:.elf=.o)
 
-.SECONDARY: $(SELFTEST_MODES:%=build/selftest/%.elf)
+.SECONDARY: $(SELFTEST_MODES:%=build/selftest/%.elf) build/selftest/floor.elf
 build/selftest/%.iso: build/selftest/%.elf src/boot/grub.cfg
 	$(call make-iso,$@,$<)
 
@@ -253,19 +254,11 @@ grade: all-chapters		## grade every lab
 # ---- benchmarks -------------------------------------------------------------
 
 # The floor: a Multiboot2 stub that prints one line, booted through the
-# same GRUB ISO path as fern (docs/performance.md).
+# same GRUB ISO path as fern (tests/selftest/tiny.asm, docs/performance.md).
 BENCH_RUNS ?= 5
 
 .PHONY: bench
-build/bench/floor.elf: tools/bench/floor.asm tools/bench/floor.ld
-	@mkdir -p $(@D)
-	$(Q)$(NASM) -f elf64 $< -o $(@:.elf=.o)
-	$(Q)$(LD) -n -T tools/bench/floor.ld -o $@ $(@:.elf=.o)
-
-build/bench/floor.iso: build/bench/floor.elf src/boot/grub.cfg
-	$(call make-iso,$@,$<)
-
-bench: all-chapters build/bench/floor.iso	## boot time vs the GRUB floor, sizes, grader time (BENCH_RUNS=N)
+bench: all-chapters build/selftest/floor.iso	## boot time vs the GRUB floor, sizes, grader time (BENCH_RUNS=N)
 	$(Q)$(PYTHON) tools/bench.py --runs $(BENCH_RUNS) $(BENCHFLAGS)
 
 # ---- the course: snapshots, branches, handouts ------------------------------

@@ -1,7 +1,7 @@
 """The harness's own tests: the fault matrix.
 
 Each case makes a run go wrong in one known way (real broken kernels built
-from tests/selftest/broken.asm, or a fake QEMU) and checks that the harness
+from tests/selftest/tiny.asm, or a fake QEMU) and checks that the harness
 reports it in one line, with the right diagnosis, within its timeout.
 `make check` runs these before any chapter's tests.
 """

@@ -9,7 +9,7 @@ what each one means and keeps their history):
 
 1. Boot to ready: wall seconds from QEMU's launch to the kernel's
    `fern: ready` line on COM1, over --runs boots, and the same for the
-   floor, a Multiboot2 stub that prints one line (tools/bench/floor.asm)
+   floor, a Multiboot2 stub that prints one line (tests/selftest/tiny.asm, mode FLOOR)
    booted through the same GRUB ISO path. The headline is the ratio
    chapter / floor: the speed of the machine cancels out. The boots are
    interleaved (floor, ch1, ch2, floor, ch1, ...) so that a drift in the
@@ -44,8 +44,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from fernlab import manifest  # noqa: E402
 from fernlab.qemu import HarnessError, Machine, qemu_binary  # noqa: E402
 
-FLOOR_ISO = os.path.join("build", "bench", "floor.iso")
-FLOOR_ELF = os.path.join("build", "bench", "floor.elf")
+FLOOR_ISO = os.path.join("build", "selftest", "floor.iso")
+FLOOR_ELF = os.path.join("build", "selftest", "floor.elf")
 FLOOR_READY = r"^floor: ready$"
 FERN_READY = r"^fern: ready$"
 PHASE = re.compile(r"^phase: (\S+) (\d+) cycles\b")
@@ -334,14 +334,14 @@ def print_report(result, targets, mhz):
     print()
     print("Image size")
     print("  %-22s %12s %8s %8s %8s %12s %12s" % (
-        "kernel", "stripped ELF", "text", "data", "bss", "ELF on ISO", "ISO"))
+        "kernel", "stripped ELF", "text", "data", "bss", "with debug", "ISO"))
     for t in targets:
         s = result["kernels"][t.key]["size"]
         print("  %-22s %12s %8s %8s %8s %12s %12s" % (
             t.label, kib(s.get("stripped_bytes")), s.get("text", "-"),
             s.get("data", "-"), s.get("bss", "-"), kib(s.get("elf_bytes")),
             kib(s.get("iso_bytes"))))
-    print("  ELF on ISO: the kernel as GRUB loads it, debug information included.")
+    print("  with debug: the ELF gdb reads; the ISO carries it without debug information.")
 
     if result.get("graders"):
         print()

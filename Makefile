@@ -103,7 +103,7 @@ FLAGS_STAMP := $(BUILD)/flags.stamp
 
 # Rebuild everything when the compiler flags change (a new chapter changes
 # FERN_CHAPTER of the default build): the stamp is rewritten only then.
-$(shell mkdir -p $(BUILD) && echo '$(CC) $(CFLAGS_KERNEL) $(NASMFLAGS) $(SRCS) $(GRUB_MODULES)' > $(FLAGS_STAMP).new && \
+$(shell mkdir -p $(BUILD) && echo '$(CC) $(CFLAGS_KERNEL) $(NASMFLAGS) $(LDFLAGS_KERNEL) $(SRCS) $(GRUB_MODULES)' > $(FLAGS_STAMP).new && \
 	(cmp -s $(FLAGS_STAMP).new $(FLAGS_STAMP) || mv $(FLAGS_STAMP).new $(FLAGS_STAMP)); rm -f $(FLAGS_STAMP).new)
 
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)

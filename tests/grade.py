@@ -304,3 +304,7 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print("\ninterrupted")
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

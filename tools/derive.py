@@ -290,8 +290,9 @@ def lab_start(n):
     git("switch", "-q", "-c", branch)
     changed = []
     for f in sorted({f for f, _ in regions[n]}):
+        text = stub_text(read(f), {n})
         with open(os.path.join(ROOT, f), "w", encoding="utf-8") as fh:
-            fh.write(stub_text(read(f), {n}))
+            fh.write(text)
         changed.append(f)
     subprocess.run(["git", "-C", ROOT, "commit", "-q", "-m",
                     "Start lab %d: replace its code by stubs" % n] + changed,

@@ -93,8 +93,10 @@ static void parse_mmap(struct boot_info *info, const struct mb2_tag *tag,
 	/* LAB 1 BEGIN: walk the entries (entry_size bytes apart, up to the tag's end) and add_region() each non-empty one */
 	const uint8_t *end = (const uint8_t *)tag + tag->size;
 
+	/* Compare what is left, not entry + entry_size: a huge entry_size
+	 * would wrap the pointer around. */
 	for (const uint8_t *entry = (const uint8_t *)(m + 1);
-	     entry + m->entry_size <= end; entry += m->entry_size) {
+	     (size_t)(end - entry) >= m->entry_size; entry += m->entry_size) {
 		const struct mb2_mmap_entry *e = (const void *)entry;
 
 		if (e->length == 0)

@@ -13,6 +13,8 @@ import json
 import os
 import re
 import secrets
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -99,6 +101,7 @@ class Machine:
         self.start_time = None
         self.end_time = None
         self.qemu_log = None
+        self._triple_fault = False
         self._cond = threading.Condition()
         self._threads = []
         self._tmpdir = None
@@ -200,6 +203,15 @@ class Machine:
         if self._qmp:
             self._qmp.close()
             self._qmp = None
+        if self._tmpdir:
+            # Keep the one fact we need from QEMU's log, then clean up.
+            try:
+                with open(self.qemu_log, errors="replace") as f:
+                    self._triple_fault = "Triple fault" in f.read()
+            except OSError:
+                self._triple_fault = False
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
 
     # -- COM1 -----------------------------------------------------------
 
@@ -260,11 +272,9 @@ class Machine:
         return end - self.start_time if self.start_time else 0.0
 
     def triple_faulted(self):
-        try:
-            with open(self.qemu_log, errors="replace") as f:
-                return "Triple fault" in f.read()
-        except OSError:
-            return False
+        """True if QEMU's cpu_reset log said "Triple fault" (read when the
+        run ended)."""
+        return self._triple_fault
 
     def outcome(self):
         """One line: how this run ended."""
@@ -294,7 +304,7 @@ class Machine:
 
     def log_text(self):
         return ("# command: %s\n# outcome: %s\n# seconds: %.2f\n%s%s" % (
-            " ".join(self.command or []), self.outcome(), self.seconds(),
+            shlex.join(self.command or []), self.outcome(), self.seconds(),
             self.text(),
             ("\n# QEMU stderr:\n" + self.stderr.decode("utf-8", "replace"))
             if self.stderr else ""))

@@ -375,8 +375,9 @@ def main():
             branch, changed = lab_start(args.lab)
             print("On branch %s, lab %d's code is now stubs in: %s" % (branch, args.lab,
                                                                        " ".join(changed)))
-            print("Get the reference code back with: git diff HEAD~1 -- %s"
-                  % " ".join(changed))
+            files = " ".join(changed)
+            print("Compare with the reference code: git diff HEAD~1 -- %s" % files)
+            print("Put the reference code back:    git checkout HEAD~1 -- %s" % files)
         elif args.cmd == "check-markers":
             problems = check_markers()
             for p in problems:

@@ -32,6 +32,7 @@ SECTIONS
 		KEEP(*(.multiboot2))
 		*(.boot.text)
 		*(.boot.rodata)
+		__boot_end = .;
 	} :boot
 
 	. = ALIGN(4K);

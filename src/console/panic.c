@@ -23,9 +23,14 @@
 /* Enough for any sane call chain; a corrupt one cannot loop forever. */
 #define BACKTRACE_MAX_DEPTH	32
 
-/* Linker script symbols: the end of the code; .bss, which holds every stack. */
-extern const char __text_end[];
+/*
+ * Linker script symbols: where code is (the boot code, then .text); .bss,
+ * which holds every stack; and the boot stack's guard page (entry.asm).
+ */
+extern const char __kernel_phys_start[], __boot_end[];
+extern const char __text_start[], __text_end[];
 extern const char __bss_start[], __bss_end[];
+extern const char boot_stack_guard[];
 
 /*
  * Binary search for the last symbol at or below @addr. The table is
@@ -35,8 +40,13 @@ const char *ksym_lookup(uintptr_t addr, uintptr_t *offset)
 {
 	size_t lo = 0, hi = ksym_count;
 
-	if (ksym_count == 0 || addr < ksym_table[0].addr ||
-	    addr >= (uintptr_t)__text_end)
+	bool in_boot = addr >= (uintptr_t)__kernel_phys_start &&
+		       addr < (uintptr_t)__boot_end;
+	bool in_text = addr >= (uintptr_t)__text_start &&
+		       addr < (uintptr_t)__text_end;
+
+	/* Only code addresses have names: garbage gets none. */
+	if (ksym_count == 0 || addr < ksym_table[0].addr || !(in_boot || in_text))
 		return NULL;
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -72,15 +82,19 @@ static void print_return_address(uintptr_t addr)
  * Reading through a bad frame pointer would fault, and with no exception
  * handlers yet (chapter 3) a fault is a reboot. So before following a
  * frame pointer, check that it is 8-byte aligned, that both words it
- * points at are inside .bss (where every stack lives), and that it is
+ * points at are inside .bss (where every stack lives) but not in the
+ * unmapped guard page below the boot stack (entry.asm), and that it is
  * above the previous frame: stacks grow down, so callers' frames are at
  * higher addresses, and a chain that goes back down is corrupt.
  */
 static bool frame_is_sane(uintptr_t fp, uintptr_t prev)
 {
+	uintptr_t guard = (uintptr_t)boot_stack_guard;
+
 	return fp % 8 == 0 && fp > prev &&
 	       fp >= (uintptr_t)__bss_start &&
-	       fp + 16 <= (uintptr_t)__bss_end;
+	       fp + 16 <= (uintptr_t)__bss_end &&
+	       (fp + 16 <= guard || fp >= guard + 4096);
 }
 
 void backtrace_print(uintptr_t fp)

@@ -82,7 +82,7 @@ def check_suites(t, run, prefixes):
         repr(p + "...") for p in prefixes))
     for ok, number, name, diag in selected:
         detail = "" if ok else "  " + " / ".join(d.lstrip("# ") for d in diag[-3:])
-        t.check(ok, "ok %d - %s%s" % (number, name, detail))
+        t.check(ok, "%s %d - %s%s" % ("ok" if ok else "not ok", number, name, detail))
     crashed = rep.crashed_after()
     if crashed:
         t.check(False, "the kernel crashed or stopped after test %r (%d of %s "

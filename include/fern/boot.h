@@ -112,5 +112,17 @@ void boot_phases_print(void);
 
 /** The kernel's C entry point, called by entry.asm in long mode. */
 void kmain(uint32_t magic, uint32_t mbi_phys);
+#if FERN_CHAPTER >= 3
+
+/**
+ * @name The boot stack (src/boot/entry.asm)
+ * kmain, and everything it calls, runs on this 16 KiB stack. The 4 KiB
+ * page below it is left unmapped, so that an overflow faults there instead
+ * of silently overwriting whatever lies below. @{ */
+extern char boot_stack_guard[];		/**< the unmapped guard page */
+extern char boot_stack_bottom[];	/**< the stack's lowest byte */
+extern char boot_stack_top[];		/**< just past its highest byte */
+/** @} */
+#endif
 
 #endif

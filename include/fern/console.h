@@ -166,5 +166,35 @@ extern const char ksym_names[];
  */
 const char *ksym_lookup(uintptr_t addr, uintptr_t *offset);
 #endif
+#if FERN_CHAPTER >= 3
+
+/*
+ * Chapter 3: input arrives by interrupt. The keyboard's and COM1's
+ * interrupt handlers (src/drivers/, above the console) put bytes in a
+ * queue here; console_getc() takes them out. kprintf() runs with
+ * interrupts off, so a handler that prints cannot cut into a line.
+ */
+
+/**
+ * Queue one byte of input for console_getc(). Meant for interrupt
+ * handlers: it never waits, and it drops the byte if the queue is full.
+ */
+void console_input_push(char c);
+
+/**
+ * Say that COM1's input now arrives by interrupt, through
+ * console_input_push(): from now on console_getc() sleeps until a byte is
+ * queued instead of polling the UART. Call it with interrupts on.
+ */
+void console_input_irq_on(void);
+
+/**
+ * Make COM1 raise its interrupt (IRQ 4 on a PC) as soon as a byte arrives:
+ * the "received data available" interrupt, with the receive FIFO's
+ * trigger level at one byte (PC16550D §8.4, §8.5). Register a handler for
+ * the IRQ line first.
+ */
+void serial_enable_rx_interrupt(void);
+#endif
 
 #endif

@@ -78,6 +78,76 @@ static inline void cli(void)
 {
 	__asm__ volatile("cli" : : : "memory");
 }
+#if FERN_CHAPTER >= 3
+
+/** Allow maskable interrupts (set RFLAGS.IF). */
+static inline void sti(void)
+{
+	__asm__ volatile("sti" : : : "memory");
+}
+
+/** RFLAGS.IF: maskable interrupts are allowed (SDM vol. 1 §3.4.3.3). */
+#define RFLAGS_IF	(1UL << 9)
+
+/** Read RFLAGS (PUSHF, then POP: no instruction reads it directly). */
+static inline uint64_t read_rflags(void)
+{
+	uint64_t flags;
+
+	__asm__ volatile("pushfq\n\tpopq %0" : "=r"(flags) : : "memory");
+	return flags;
+}
+
+/**
+ * Turn interrupts off and return RFLAGS as it was, for irq_restore(). No
+ * interrupt handler can run between the two, and pairs nest: an inner
+ * pair leaves interrupts off for the outer one.
+ */
+static inline uint64_t irq_save(void)
+{
+	uint64_t flags = read_rflags();
+
+	cli();
+	return flags;
+}
+
+/** Turn interrupts back on if they were on when irq_save() gave @p flags. */
+static inline void irq_restore(uint64_t flags)
+{
+	if (flags & RFLAGS_IF)
+		sti();
+}
+
+/**
+ * Turn interrupts on and wait for the next one. The pair cannot miss an
+ * interrupt: STI lets interrupts in only after the instruction that
+ * follows it (SDM vol. 2B, STI), so one that is already pending wakes the
+ * HLT instead of being handled just before it.
+ */
+static inline void sti_hlt(void)
+{
+	__asm__ volatile("sti\n\thlt" : : : "memory");
+}
+
+/**
+ * Wait about a microsecond, the time an I/O write to an unused port takes
+ * on a real PC: old ISA chips like the 8259 need it between two writes.
+ * Port 0x80 is where the BIOS writes its POST codes; nothing listens.
+ */
+static inline void io_wait(void)
+{
+	outb(0x80, 0);
+}
+
+/** Read CR2: the linear address of the last page fault (SDM vol. 3 §4.7). */
+static inline uint64_t read_cr2(void)
+{
+	uint64_t cr2;
+
+	__asm__ volatile("movq %%cr2, %0" : "=r"(cr2));
+	return cr2;
+}
+#endif
 
 /** Read the time-stamp counter: cycles since reset (SDM vol. 3 §18.17). */
 static inline uint64_t rdtsc(void)

@@ -10,6 +10,10 @@
 #include <fern/ktest.h>
 #include <fern/shell.h>
 #endif
+#if FERN_CHAPTER >= 3
+#include <fern/cpu.h>
+#include <fern/drivers.h>
+#endif
 #include <fern/string.h>
 #include <fern/x86.h>
 
@@ -54,6 +58,19 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	console_init();
 	kprintf("fern: hello from 64-bit long mode (chapter %d)\n", FERN_CHAPTER);
 	boot_phase("console");
+#if FERN_CHAPTER >= 3
+
+	/*
+	 * Chapter 3: the CPU's tables, so that from here on a fault is
+	 * reported instead of resetting the machine; then the interrupt
+	 * controller and the timer, interrupts on, and the input devices.
+	 */
+	if (interrupts_init() == 0) {
+		keyboard_init();
+		serial_irq_init();
+	}
+	boot_phase("interrupts");
+#endif
 
 	if (magic != MB2_BOOT_MAGIC) {
 		kprintf("boot: error: bad Multiboot2 magic 0x%x\n", magic);
@@ -80,5 +97,9 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	/* A benchmark or a test may ask for the run to end here. */
 	if (cmdline_is(cmdline, "exit", "ready"))
 		machine_exit(true);
+#if FERN_CHAPTER >= 3
+	idle_forever();
+#else
 	halt_forever();
+#endif
 }

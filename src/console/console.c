@@ -4,6 +4,9 @@
  */
 #include <fern/console.h>
 #include <fern/format.h>
+#if FERN_CHAPTER >= 3
+#include <fern/x86.h>
+#endif
 
 void console_init(void)
 {
@@ -18,8 +21,36 @@ void console_init(void)
 	vga_clear();
 #endif
 }
+#if FERN_CHAPTER >= 3
+
+/*
+ * The console lock. From chapter 3 on, interrupt handlers run in the
+ * middle of other code, and some print: without a lock, a handler's line
+ * could land in the middle of the line being printed when it struck.
+ *
+ * On one CPU the lock is simply "interrupts off" for the length of a
+ * print. It must not be a flag that a handler waits on: the handler would
+ * wait for the code it interrupted, which cannot run until the handler
+ * returns, so it would wait forever. With interrupts off, the handler is
+ * held back instead and runs, with its whole line, right after ours. Only
+ * an exception raised inside the console itself can still cut in, and its
+ * report must be printed anyway.
+ */
+static uint64_t console_lock(void)
+{
+	return irq_save();
+}
+
+static void console_unlock(uint64_t flags)
+{
+	irq_restore(flags);
+}
+
+static void console_emit(const char *s, size_t len)
+#else
 
 void console_write(const char *s, size_t len)
+#endif
 {
 	for (size_t i = 0; i < len; i++) {
 		/* A terminal on the serial line wants CR LF. */
@@ -29,16 +60,39 @@ void console_write(const char *s, size_t len)
 		vga_putc(s[i]);
 	}
 }
+#if FERN_CHAPTER >= 3
+
+void console_write(const char *s, size_t len)
+{
+	uint64_t flags = console_lock();
+
+	console_emit(s, len);
+	console_unlock(flags);
+}
+#endif
 
 static void console_sink(char c, void *arg)
 {
 	(void)arg;
+#if FERN_CHAPTER >= 3
+	console_emit(&c, 1);
+#else
 	console_write(&c, 1);
+#endif
 }
 
 int kvprintf(const char *fmt, va_list ap)
 {
+#if FERN_CHAPTER >= 3
+	/* The whole formatted text under one hold of the lock. */
+	uint64_t flags = console_lock();
+	int n = kvformat(console_sink, NULL, fmt, ap);
+
+	console_unlock(flags);
+	return n;
+#else
 	return kvformat(console_sink, NULL, fmt, ap);
+#endif
 }
 
 int kprintf(const char *fmt, ...)

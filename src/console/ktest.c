@@ -34,11 +34,22 @@ static void end_line(void)
 void ktest_checkpoint(const char *fmt, ...)
 {
 	va_list ap;
+#if FERN_CHAPTER >= 3
+	/*
+	 * The line takes several prints; with interrupts off for all of
+	 * them, a line printed by an interrupt handler waits until it is
+	 * whole (see the console lock in console.c).
+	 */
+	uint64_t flags = irq_save();
+#endif
 
 	va_start(ap, fmt);
 	kvprintf(fmt, ap);
 	va_end(ap);
 	end_line();
+#if FERN_CHAPTER >= 3
+	irq_restore(flags);
+#endif
 }
 
 bool ktest_check(struct ktest_ctx *ktest, bool ok, const char *expr,
@@ -190,15 +201,25 @@ static int run_cases(const char *list)
 	kprintf("1..%d\n", total);
 	for (t = __ktests_start; t < __ktests_end; t++) {
 		struct ktest_ctx ctx = { .failed = false };
+#if FERN_CHAPTER >= 3
+		uint64_t flags;
+#endif
 
 		if (!is_selected(t, list))
 			continue;
 		t->run(&ctx);
+#if FERN_CHAPTER >= 3
+		/* The result line whole, as in ktest_checkpoint(). */
+		flags = irq_save();
+#endif
 		/* A test may change the colour; results are in the default. */
 		vga_set_color(VGA_LIGHT_GREY, VGA_BLACK);
 		kprintf("%sok %d - %s: %s", ctx.failed ? "not " : "", ++number,
 			t->suite, t->name);
 		end_line();
+#if FERN_CHAPTER >= 3
+		irq_restore(flags);
+#endif
 		failed += ctx.failed;
 	}
 	kprintf("# fern tests: %d passed, %d failed", number - failed, failed);

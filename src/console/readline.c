@@ -14,6 +14,81 @@
 
 #define ASCII_BS	0x08
 #define ASCII_DEL	0x7f
+#if FERN_CHAPTER >= 3
+
+/*
+ * Chapter 3: the input queue, a ring of bytes between the interrupt
+ * handlers that add to its head and console_getc(), which takes from its
+ * tail. The indices only ever grow; with a power-of-two size, index % size
+ * is the slot, and head - tail is how many bytes wait, even after the
+ * counters wrap around.
+ */
+#define INPUT_QUEUE_SIZE	256
+
+static char input_queue[INPUT_QUEUE_SIZE];
+static volatile unsigned int input_head, input_tail;
+static bool input_by_irq;
+
+/*
+ * Interrupts are off while the queue changes hands: a handler can then
+ * never see it half-updated, even when this is called outside one.
+ */
+void console_input_push(char c)
+{
+	uint64_t flags = irq_save();
+
+	if (input_head - input_tail < INPUT_QUEUE_SIZE) {
+		input_queue[input_head % INPUT_QUEUE_SIZE] = c;
+		input_head++;
+	}
+	irq_restore(flags);
+}
+
+/* Take the oldest byte; -1 if there is none. Call with interrupts off. */
+static int input_pop(void)
+{
+	if (input_tail == input_head)
+		return -1;
+	return (unsigned char)input_queue[input_tail++ % INPUT_QUEUE_SIZE];
+}
+
+void console_input_irq_on(void)
+{
+	input_by_irq = true;
+}
+
+/*
+ * Wait for a byte: take it from the queue, and if the queue is empty,
+ * sleep until an interrupt comes, which may have brought one.
+ *
+ * The check and the sleep must not be separable: if the check ran with
+ * interrupts on, a byte could arrive just after it, and HLT would then
+ * sleep through it until some later interrupt. So the check runs with
+ * interrupts off, and sti_hlt() turns them on only as HLT starts.
+ *
+ * Until COM1's interrupt is on (see console_input_irq_on()), its bytes
+ * reach nobody's queue, so COM1 is polled as in chapter 2; the queue is
+ * still checked, for the keyboard.
+ */
+int console_getc(void)
+{
+	for (;;) {
+		uint64_t flags = irq_save();
+		int c = input_pop();
+
+		if (c < 0 && input_by_irq) {
+			sti_hlt();
+			continue;
+		}
+		irq_restore(flags);
+		if (c < 0)
+			c = serial_try_getc();
+		if (c >= 0)
+			return c;
+		pause();
+	}
+}
+#else
 
 /*
  * Chapter 2 has no interrupts, so waiting for input means asking the UART
@@ -29,6 +104,7 @@ int console_getc(void)
 		pause();
 	return c;
 }
+#endif
 
 size_t console_readline(char *buf, size_t size)
 {

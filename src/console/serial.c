@@ -41,6 +41,10 @@
 #define UART_BASE_BAUD	115200
 #define SERIAL_BAUD	115200
 #endif
+#if FERN_CHAPTER >= 3
+#define IER_ERBFI	0x01	/* interrupt when received data is available */
+#define FCR_TRIGGER_1	0x00	/* receive interrupt at each byte */
+#endif
 
 /*
  * Wait for the transmit holding register to be empty, then write. The
@@ -114,5 +118,20 @@ void serial_puts(const char *s)
 			serial_putc('\r');
 		serial_putc(*s);
 	}
+}
+#endif
+#if FERN_CHAPTER >= 3
+
+/*
+ * Chapter 3 takes COM1's input by interrupt. The UART raises its line when
+ * the receive FIFO reaches its trigger level; chapter 2 set 14 bytes, good
+ * for bulk data but not for a person typing, so drop it to one byte. The
+ * FIFO keeps what it holds: the reset bits stay clear. MCR's OUT2, set in
+ * serial_init(), already connects the UART's interrupt to IRQ 4.
+ */
+void serial_enable_rx_interrupt(void)
+{
+	outb(COM1_PORT + UART_FCR, FCR_FIFO_ENABLE | FCR_TRIGGER_1);
+	outb(COM1_PORT + UART_IER, IER_ERBFI);
 }
 #endif

@@ -82,6 +82,7 @@ class Run:
         self.machine = machine
         self.nonce = machine.nonce
         self.lines = [l for l in machine.lines()]
+        self.times = list(machine.line_times)   # when each line ended
         self.checks = checks      # shared with the test context
 
     def find(self, pattern):
@@ -89,6 +90,16 @@ class Run:
         recording a check."""
         regex = compile_pattern(pattern, self.nonce)
         return [m for m in (regex.search(l) for l in self.lines) if m]
+
+    def when(self, pattern):
+        """The time.monotonic() at which the first line matching `pattern`
+        arrived on COM1, or None: lets a test time the kernel with the
+        harness's own clock."""
+        regex = compile_pattern(pattern, self.nonce)
+        for i, line in enumerate(self.lines):
+            if regex.search(line) and i < len(self.times):
+                return self.times[i]
+        return None
 
     def expect(self, pattern, what=None):
         """Record GOOD if a line matches `pattern`, else MISSING. Returns

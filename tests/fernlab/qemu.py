@@ -94,6 +94,7 @@ class Machine:
         self.want_monitor = monitor
         self.proc = None
         self.output = bytearray()
+        self.line_times = []       # time.monotonic() at which each COM1 line ended
         self.stderr = bytearray()
         self.flooded = False
         self.killed_for = None     # why we killed QEMU, if we did
@@ -158,7 +159,10 @@ class Machine:
                     self._cond.notify_all()
                     return
                 if len(sink) < OUTPUT_CAP:
-                    sink += chunk[:OUTPUT_CAP - len(sink)]
+                    kept = chunk[:OUTPUT_CAP - len(sink)]
+                    sink += kept
+                    if sink is self.output:
+                        self.line_times += [time.monotonic()] * kept.count(b"\n")
                 elif sink is self.output and not self.flooded:
                     self.flooded = True
                     self._kill("flood")

@@ -1,0 +1,272 @@
+/*
+ * Tests of IRQ handling (irq.c, pic.c, pit.c) and of what interrupts must
+ * not break: the interrupted code's registers, and whole lines of output.
+ *
+ * The `irq` suite runs with test=all. The explicit ones print lines for
+ * the harness to time or to check against each other: `timer` (the tick
+ * rate against the harness's clock) and `irq-print` (the console lock).
+ */
+#include <fern/console.h>
+#include <fern/cpu.h>
+#include <fern/ktest.h>
+#include <fern/x86.h>
+
+/*
+ * A tick takes 10 ms. If none comes in this many TSC cycles (about half a
+ * second at QEMU's usual TSC rates), the timer is dead: fail, do not hang.
+ */
+#define TSC_GIVE_UP	(1000UL * 1000 * 1000)
+
+/* Wait for @n more ticks, spinning; false if they do not come. */
+static bool wait_ticks(uint64_t n)
+{
+	uint64_t target = timer_ticks() + n, start = rdtsc();
+
+	while (timer_ticks() < target) {
+		if (rdtsc() - start > TSC_GIVE_UP)
+			return false;
+		pause();
+	}
+	return true;
+}
+
+/*
+ * Whether the timer ticks; if not, say why and fail the case. A timer
+ * found dead stays dead for the next cases, which then fail at once.
+ */
+static bool timer_works(struct ktest_ctx *ktest)
+{
+	static bool dead;
+
+	if (!interrupts_on()) {
+		kprintf("# interrupts are off (see the 'interrupts:' line of the boot)\n");
+		KTEST_EXPECT(interrupts_on());
+		return false;
+	}
+	if (dead || !wait_ticks(2)) {
+		dead = true;
+		kprintf("# no timer tick comes: is IRQ 0 routed, handled and acknowledged?\n");
+		KTEST_EXPECT(!"the timer ticks");
+		return false;
+	}
+	return true;
+}
+
+KTEST(irq, "the timer ticks while the kernel waits")
+{
+	uint64_t before = irq_count(IRQ_TIMER);
+
+	if (!timer_works(ktest))
+		return;
+	KTEST_EXPECT(wait_ticks(3));
+	KTEST_EXPECT(irq_count(IRQ_TIMER) >= before + 5);
+}
+
+/*
+ * The register test works on memory only: its asm takes every general
+ * register, so the compiler has none left to address operands with, and
+ * static variables are reached relative to RIP. The patterns are easy to
+ * check by eye: each register's name in its digits.
+ */
+static const char *const reg_names[15] = {
+	"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8",
+	"r9", "r10", "r11", "r12", "r13", "r14", "r15",
+};
+static const uint64_t regs_in[15] = {
+	0xaaaaaaaaaaaaaaaaUL, 0xbbbbbbbbbbbbbbbbUL, 0xccccccccccccccccUL,
+	0xddddddddddddddddUL, 0x5151515151515151UL, 0xd1d1d1d1d1d1d1d1UL,
+	0xb0b0b0b0b0b0b0b0UL, 0x0808080808080808UL, 0x0909090909090909UL,
+	0x1010101010101010UL, 0x1111111111111111UL, 0x1212121212121212UL,
+	0x1313131313131313UL, 0x1414141414141414UL, 0x1515151515151515UL,
+};
+static uint64_t regs_out[15], flags_out;
+static volatile uint32_t halts_left;
+
+KTEST(irq, "registers and the direction flag survive timer interrupts")
+{
+	uint64_t ticks_before;
+
+	if (!timer_works(ktest))
+		return;
+	ticks_before = timer_ticks();
+	halts_left = 5;
+	/*
+	 * Load every general register (RBP too, saved on the stack first),
+	 * set the direction flag, and halt until five interrupts have come
+	 * and gone; the loop counts in memory. Then store the registers and
+	 * RFLAGS, and clear DF again before any C code runs.
+	 */
+	__asm__ volatile("pushq %%rbp\n\t"
+			 "movq 0+%[in], %%rax\n\t"
+			 "movq 8+%[in], %%rbx\n\t"
+			 "movq 16+%[in], %%rcx\n\t"
+			 "movq 24+%[in], %%rdx\n\t"
+			 "movq 32+%[in], %%rsi\n\t"
+			 "movq 40+%[in], %%rdi\n\t"
+			 "movq 48+%[in], %%rbp\n\t"
+			 "movq 56+%[in], %%r8\n\t"
+			 "movq 64+%[in], %%r9\n\t"
+			 "movq 72+%[in], %%r10\n\t"
+			 "movq 80+%[in], %%r11\n\t"
+			 "movq 88+%[in], %%r12\n\t"
+			 "movq 96+%[in], %%r13\n\t"
+			 "movq 104+%[in], %%r14\n\t"
+			 "movq 112+%[in], %%r15\n\t"
+			 "std\n"
+			 "1:\n\t"
+			 "sti\n\t"
+			 "hlt\n\t"
+			 "decl %[left]\n\t"
+			 "jnz 1b\n\t"
+			 "pushfq\n\t"
+			 "popq %[flags]\n\t"
+			 "cld\n\t"
+			 "movq %%rax, 0+%[out]\n\t"
+			 "movq %%rbx, 8+%[out]\n\t"
+			 "movq %%rcx, 16+%[out]\n\t"
+			 "movq %%rdx, 24+%[out]\n\t"
+			 "movq %%rsi, 32+%[out]\n\t"
+			 "movq %%rdi, 40+%[out]\n\t"
+			 "movq %%rbp, 48+%[out]\n\t"
+			 "movq %%r8, 56+%[out]\n\t"
+			 "movq %%r9, 64+%[out]\n\t"
+			 "movq %%r10, 72+%[out]\n\t"
+			 "movq %%r11, 80+%[out]\n\t"
+			 "movq %%r12, 88+%[out]\n\t"
+			 "movq %%r13, 96+%[out]\n\t"
+			 "movq %%r14, 104+%[out]\n\t"
+			 "movq %%r15, 112+%[out]\n\t"
+			 "popq %%rbp"
+			 : [out] "=m"(regs_out), [flags] "=m"(flags_out),
+			   [left] "+m"(halts_left)
+			 : [in] "m"(regs_in)
+			 : "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9",
+			   "r10", "r11", "r12", "r13", "r14", "r15", "cc", "memory");
+
+	for (int i = 0; i < 15; i++) {
+		if (!KTEST_EXPECT_EQ(regs_out[i], regs_in[i]))
+			kprintf("# %s changed\n", reg_names[i]);
+	}
+	/* RFLAGS.DF is bit 10; IRETQ must have given it back. */
+	KTEST_EXPECT_EQ((flags_out >> 10) & 1, 1);
+	/* HLT wakes for any interrupt; the timer's are the ones that come. */
+	KTEST_EXPECT(timer_ticks() >= ticks_before + 3);
+}
+
+KTEST(irq, "spurious IRQs 7 and 15 are counted and reach no handler")
+{
+	uint64_t s7 = irq_spurious_count(7), s15 = irq_spurious_count(15);
+	uint64_t c7 = irq_count(7), c15 = irq_count(15);
+
+	if (!timer_works(ktest))
+		return;
+	/*
+	 * INT n enters the IRQ's gate as the PIC would, but the PIC has not
+	 * put line 7 (or 15) in service: exactly what a spurious IRQ looks
+	 * like to the handler.
+	 */
+	__asm__ volatile("int %0" : : "i"(IRQ_VECTOR_BASE + 7));
+	__asm__ volatile("int %0" : : "i"(IRQ_VECTOR_BASE + 15));
+	KTEST_EXPECT_EQ(irq_spurious_count(7), s7 + 1);
+	KTEST_EXPECT_EQ(irq_spurious_count(15), s15 + 1);
+	KTEST_EXPECT_EQ(irq_count(7), c7);
+	KTEST_EXPECT_EQ(irq_count(15), c15);
+	/* And the real IRQs still come. */
+	KTEST_EXPECT(wait_ticks(2));
+}
+
+static void dummy_handler(unsigned int irq)
+{
+	(void)irq;
+}
+
+KTEST(irq, "a line stays masked until a driver registers its handler")
+{
+	uint16_t mask;
+
+	if (!timer_works(ktest))
+		return;
+	/*
+	 * The timer, the keyboard and COM1 have drivers: every line but 0,
+	 * 1 and 4 is masked, the cascade line 2 too, as no slave line (8-15)
+	 * is in use.
+	 */
+	mask = pic_get_mask();
+	KTEST_EXPECT_EQ(mask, 0xffff & ~(1 << IRQ_TIMER | 1 << IRQ_KEYBOARD | 1 << IRQ_COM1));
+
+	KTEST_EXPECT(irq_register(3, dummy_handler, "test") == NULL);
+	KTEST_EXPECT_EQ(pic_get_mask() & (1 << 3), 0);
+	KTEST_EXPECT(irq_register(3, NULL, NULL) == dummy_handler);
+	KTEST_EXPECT_EQ(pic_get_mask() & (1 << 3), 1 << 3);
+}
+
+KTEST(irq, "sleep_ms(50) sleeps 5 to 7 ticks")
+{
+	uint64_t before, slept;
+
+	if (!timer_works(ktest))
+		return;
+	before = timer_ticks();
+	sleep_ms(50);
+	slept = timer_ticks() - before;
+	KTEST_EXPECT(slept >= 50 * TIMER_HZ / 1000);
+	KTEST_EXPECT(slept <= 50 * TIMER_HZ / 1000 + 2);
+}
+
+/*
+ * For the harness: two lines a known number of ticks apart, and a sleep.
+ * The harness times the lines with its own clock and compares.
+ */
+KTEST_EXPLICIT(timer, "ticks and sleep_ms() for the harness's clock")
+{
+	uint64_t start;
+
+	if (!timer_works(ktest))
+		return;
+	/* Start just after a tick, so that the count covers whole periods. */
+	start = timer_ticks();
+	while (timer_ticks() == start)
+		sti_hlt();
+	start = timer_ticks();
+	ktest_checkpoint("timer: start at tick %lu", start);
+	while (timer_ticks() < start + TIMER_HZ / 2)
+		sti_hlt();
+	ktest_checkpoint("timer: %d ticks at %d Hz", TIMER_HZ / 2, TIMER_HZ);
+	sleep_ms(300);
+	ktest_checkpoint("timer: slept 300 ms");
+}
+
+/*
+ * The console lock. While this prints line after line, the timer's
+ * handler prints lines of its own. With the lock (interrupts off while
+ * kprintf() runs), each tick's line comes out between two whole lines;
+ * without it, in the middle of one. The harness checks every line.
+ */
+#define IRQ_PRINT_TICKS	10
+#define IRQ_PRINT_FILLER "the quick brown fox jumps over the lazy dog"
+
+static irq_handler_fn timer_handler;
+static volatile int tick_lines;
+
+static void printing_timer(unsigned int irq)
+{
+	timer_handler(irq);
+	if (tick_lines < IRQ_PRINT_TICKS)
+		kprintf("irq-print: tick line %02d\n", ++tick_lines);
+}
+
+KTEST_EXPLICIT(irq-print, "an IRQ handler's line never lands inside another")
+{
+	int lines = 0;
+
+	if (!timer_works(ktest))
+		return;
+	ktest_checkpoint("irq-print: start");
+	tick_lines = 0;
+	timer_handler = irq_register(IRQ_TIMER, printing_timer, "timer");
+	while (tick_lines < IRQ_PRINT_TICKS && lines < 5000)
+		kprintf("irq-print: main line %04d %s\n", ++lines, IRQ_PRINT_FILLER);
+	irq_register(IRQ_TIMER, timer_handler, "timer");
+	ktest_checkpoint("irq-print: done: %d main lines, %d tick lines", lines, tick_lines);
+	KTEST_EXPECT_EQ(tick_lines, IRQ_PRINT_TICKS);
+}

@@ -1,0 +1,29 @@
+/*
+ * COM1's receive interrupt: the seam between the UART driver in the
+ * console layer, which knows the UART's registers, and the interrupt
+ * machinery of chapter 3, which the console layer sits below.
+ *
+ * The UART raises IRQ 4 when a byte arrives; the handler moves every byte
+ * the receive FIFO holds into the console's input queue. Once this runs,
+ * nothing polls COM1 any more: console_getc() sleeps until a byte comes.
+ */
+#include <fern/console.h>
+#include <fern/cpu.h>
+#include <fern/drivers.h>
+
+static void serial_interrupt(unsigned int irq)
+{
+	int c;
+
+	(void)irq;
+	/* Reading the last byte is what makes the UART drop its request. */
+	while ((c = serial_try_getc()) >= 0)
+		console_input_push((char)c);
+}
+
+void serial_irq_init(void)
+{
+	irq_register(IRQ_COM1, serial_interrupt, "com1");
+	serial_enable_rx_interrupt();
+	console_input_irq_on();
+}

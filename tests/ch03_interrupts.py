@@ -1,0 +1,327 @@
+"""Chapter 3 (interrupts): the GDT and TSS, the IDT, exception reports, a
+double fault on its own stack, the PIC and the timer, and input by IRQ
+from the PS/2 keyboard and COM1.
+
+Points here are lab 3's grade. Each exception is raised on purpose in a
+boot of its own (the explicit in-kernel suites of src/cpu/trap_test.c);
+the case first announces what it will do, with values that change from
+boot to boot (the address it writes, the selector it loads) and the
+boot's nonce, and the report must then agree with it. The timer is timed
+with the harness's own clock, keys are typed through QEMU's monitor, and
+serial bytes through COM1, and the kernel's IRQ counts must show they came
+by interrupt.
+"""
+
+import re
+import time
+
+from fernlab import Boot, EXIT_FAILURE, EXIT_SUCCESS, test
+from fernlab.ktap import check_suites
+
+# The in-kernel suites, with the explicit ones that only print lines for
+# the harness to check: `timer` (timed with the harness's clock) and
+# `irq-print` (the console lock).
+SUITES = Boot(cmdline="test=gdt,idt,irq,keymap,timer,irq-print")
+DIVIDE = Boot(cmdline="test=divide-error")
+BREAKPOINT = Boot(cmdline="test=breakpoint")
+INVALID = Boot(cmdline="test=invalid-opcode")
+GENERAL = Boot(cmdline="test=general-protection")
+PAGE = Boot(cmdline="test=page-fault")
+DOUBLE = Boot(cmdline="test=double-fault")
+
+HEX = r"0x[0-9a-f]{16}"
+REGISTERS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9",
+             "r10", "r11", "r12", "r13", "r14", "r15"]
+TIMER_HZ = 100          # the documented rate (include/fern/cpu.h)
+TOLERANCE = 0.25        # of a duration timed by the harness
+
+
+def index_of(r, pattern):
+    """The index of the first line matching `pattern`, or None."""
+    regex = re.compile(pattern.replace("{nonce}", re.escape(r.nonce)))
+    for i, line in enumerate(r.lines):
+        if regex.search(line):
+            return i
+    return None
+
+
+# What the boot says when part of chapter 3 is missing (a lab 3 stub, say):
+# the IDT could not be built, the PIC is not remapped, an IRQ or a vector
+# was not routed. Exceptions need only the IDT; IRQs need everything.
+IDT_PROBLEMS = r"^(interrupts: off|idt: |trap: )"
+IRQ_PROBLEMS = r"^(interrupts: (off|exceptions on, IRQs off)|idt: |trap: |irq: nothing)"
+TIMER_PROBLEMS = r"^(interrupts: (off|exceptions on, IRQs off)|idt: |trap: |irq: nothing|timer: pit_program)"
+
+
+def boot_problems(t, r, pattern):
+    """Record what the boot said was missing, if it said anything."""
+    for m in r.find(pattern):
+        t.check(False, "the kernel says: %s" % m.string[:160])
+
+
+def exception_report(t, r, announce, mnemonic, name, vector, function, caller="kmain"):
+    """What every report of an exception raised on purpose must show: the
+    case's announcement first, then the exception's name and vector, RIP in
+    `function`, every general register, and a backtrace that names
+    `caller`; and the run must end through the exit device with failure.
+    Returns the lines of the report."""
+    boot_problems(t, r, IDT_PROBLEMS)
+    first = index_of(r, announce)
+    t.check(first is not None, "the test case announced itself: %s" % announce)
+    header = r"^exception: %s %s \(vector %d\)$" % (re.escape(mnemonic), re.escape(name), vector)
+    at = index_of(r, header)
+    t.check(at is not None, "the report names the exception: %s %s (vector %d)"
+            % (mnemonic, name, vector))
+    if first is not None and at is not None:
+        t.check(first < at, "the report comes after the announcement")
+    r.expect(r"^  rip: %s %s\+0x[0-9a-f]+$" % (HEX, function),
+             "rip is shown as an address in %s()" % function)
+    report = r.lines[at:] if at is not None else []
+    shown = set(re.findall(r"\b(r\w\w?)=0x[0-9a-f]{16}\b", "\n".join(report)))
+    missing = [reg for reg in REGISTERS if reg not in shown]
+    t.check(not missing, "the report shows every general register%s"
+            % (" (missing: %s)" % " ".join(missing) if missing else ""))
+    r.expect(r"^    #\d+ %s %s\+0x[0-9a-f]+$" % (HEX, caller), "the backtrace names %s" % caller)
+    r.expect_exit(EXIT_FAILURE)
+    return report
+
+
+@test("interrupts: the GDT holds ring-0 64-bit code, data and a TSS with IST stacks", points=8)
+def gdt_suite(t):
+    check_suites(t, t.boot(SUITES), ["gdt:"])
+
+
+@test("interrupts: every IDT gate is a present interrupt gate into its stub", points=10)
+def idt_suite(t):
+    r = t.boot(SUITES)
+    boot_problems(t, r, IDT_PROBLEMS)
+    check_suites(t, r, ["idt:"])
+
+
+@test("interrupts: #DE is reported with its vector, RIP's function and the registers", points=5)
+def divide_error(t):
+    r = t.boot(DIVIDE)
+    exception_report(t, r, r"^divide-error: dividing by zero in raise_divide_error \[{nonce}\]$",
+                     "#DE", "divide error", 0, "raise_divide_error")
+    r.forbid(r"^  error code:", "no error code: #DE does not push one")
+
+
+@test("interrupts: int3 is reported and execution resumes after it", points=6)
+def breakpoint(t):
+    r = t.boot(BREAKPOINT)
+    boot_problems(t, r, IDT_PROBLEMS)
+    before = index_of(r, r"^breakpoint: executing int3 in raise_breakpoint \[{nonce}\]$")
+    report = index_of(r, r"^breakpoint at %s raise_breakpoint\+0x[0-9a-f]+; resuming$" % HEX)
+    after = index_of(r, r"^breakpoint: resumed after int3 \[{nonce}\]$")
+    t.check(before is not None, "the case announced the int3")
+    t.check(report is not None, "'breakpoint at ADDRESS raise_breakpoint+OFFSET; resuming'")
+    t.check(after is not None, "the case printed its next line after the int3")
+    if None not in (before, report, after):
+        t.check(before < report < after, "announcement, report, then the code after the int3")
+    r.forbid(r"^exception:", "an int3 is not a fatal exception")
+    check_suites(t, r, ["breakpoint:"])
+    r.expect_exit(EXIT_SUCCESS)
+
+
+@test("interrupts: #UD is reported at the ud2 in raise_invalid_opcode", points=5)
+def invalid_opcode(t):
+    r = t.boot(INVALID)
+    exception_report(t, r, r"^invalid-opcode: executing ud2 in raise_invalid_opcode \[{nonce}\]$",
+                     "#UD", "invalid opcode", 6, "raise_invalid_opcode")
+    r.forbid(r"^  error code:", "no error code: #UD does not push one")
+
+
+@test("interrupts: #GP decodes the bad selector in its error code", points=8)
+def general_protection(t):
+    r = t.boot(GENERAL)
+    m = r.expect(r"^general-protection: loading selector 0x([0-9a-f]+) \(GDT index (\d+)\) "
+                 r"into DS \[{nonce}\]$", "the case announced the selector it loads")
+    exception_report(t, r, r"^general-protection: loading selector",
+                     "#GP", "general protection fault", 13, "raise_general_protection")
+    if not m:
+        return
+    selector = int(m.group(1), 16)
+    # The error code of a selector fault is the selector with its RPL bits
+    # replaced by EXT and IDT (SDM vol. 3 §6.13): here both 0.
+    t.check(selector >> 3 == int(m.group(2)) and selector & 7 == 0,
+            "the announced selector 0x%x is GDT index %d" % (selector, selector >> 3))
+    r.expect(r"^  error code: 0x%x \(selector 0x%x: GDT index %d, external 0\)$"
+             % (selector, selector, selector >> 3),
+             "error code 0x%x, decoded as GDT index %d, external 0" % (selector, selector >> 3))
+
+
+@test("interrupts: #PF reports CR2 and a not-present write", points=8)
+def page_fault(t):
+    r = t.boot(PAGE)
+    m = r.expect(r"^page-fault: writing to (%s) in raise_page_fault \[{nonce}\]$" % HEX,
+                 "the case announced the address it writes")
+    exception_report(t, r, r"^page-fault: writing to", "#PF", "page fault", 14,
+                     "raise_page_fault")
+    r.expect(r"^  error code: 0x2 \(not-present page, write, kernel mode\)$",
+             "error code 0x2, decoded: not-present page, write, kernel mode")
+    cr2 = r.expect(r"^  cr2: (%s) " % HEX, "the report shows CR2")
+    if m and cr2:
+        t.check(int(cr2.group(1), 16) == int(m.group(1), 16),
+                "CR2 %s is the address written, %s" % (cr2.group(1), m.group(1)))
+
+
+@test("interrupts: a kernel stack overflow ends in a #DF report on IST1, not a triple fault",
+      points=10)
+def double_fault(t):
+    r = t.boot(DOUBLE)
+    m = r.expect(r"^double-fault: recursing until the boot stack overflows into its guard "
+                 r"page (%s)-(%s); IST1 is (%s)-(%s) \[{nonce}\]$" % (HEX, HEX, HEX, HEX),
+                 "the case announced the guard page and the IST1 stack")
+    t.check(not r.machine.triple_faulted(),
+            "no triple fault in QEMU's log (a #DF without a working IST stack resets)")
+    # The backtrace is overflow_stack, overflow_stack, ... until its limit.
+    exception_report(t, r, r"^double-fault: recursing", "#DF", "double fault", 8,
+                     "overflow_stack", caller="overflow_stack")
+    r.expect(r"^  error code: 0x0$", "error code 0 (a #DF always pushes 0)")
+    cr2 = r.expect(r"^  cr2: (%s) " % HEX, "the report shows CR2 of the page fault before")
+    if not m:
+        return
+    guard, stack, ist_lo, ist_hi = (int(m.group(i), 16) for i in range(1, 5))
+    if cr2:
+        t.check(guard <= int(cr2.group(1), 16) < stack,
+                "CR2 %s lies in the guard page 0x%x-0x%x" % (cr2.group(1), guard, stack))
+    r.expect(r"^  stack: the handler runs on the IST1 stack 0x%x-0x%x, canary intact$"
+             % (ist_lo, ist_hi), "the handler ran on IST1 (0x%x-0x%x), canary intact"
+             % (ist_lo, ist_hi))
+
+
+IRQ_SUITE_REGISTERS = ["irq: registers"]
+IRQ_SUITE_REST = ["irq: the timer", "irq: spurious", "irq: a line", "irq: sleep_ms"]
+
+
+@test("interrupts: registers and flags survive timer interrupts", points=6)
+def registers_survive(t):
+    r = t.boot(SUITES)
+    boot_problems(t, r, IRQ_PROBLEMS)
+    check_suites(t, r, IRQ_SUITE_REGISTERS)
+
+
+@test("interrupts: spurious IRQs are dropped, unused lines stay masked, sleep_ms sleeps",
+      points=4)
+def irq_suite(t):
+    r = t.boot(SUITES)
+    boot_problems(t, r, IRQ_PROBLEMS)
+    check_suites(t, r, IRQ_SUITE_REST)
+
+
+@test("interrupts: the timer ticks at 100 Hz by the harness's clock", points=8)
+def timer_rate(t):
+    r = t.boot(SUITES)
+    boot_problems(t, r, TIMER_PROBLEMS)
+    t0 = r.when(r"^timer: start at tick \d+ \[{nonce}\]$")
+    ticks = r.expect(r"^timer: (\d+) ticks at (\d+) Hz \[{nonce}\]$")
+    t1 = r.when(r"^timer: \d+ ticks at \d+ Hz \[{nonce}\]$")
+    t2 = r.when(r"^timer: slept 300 ms \[{nonce}\]$")
+    if t0 is None or ticks is None:
+        t.fail("the timer case did not print its lines: %s" % r.machine.outcome())
+    n, hz = int(ticks.group(1)), int(ticks.group(2))
+    t.check(hz == TIMER_HZ, "the kernel runs the timer at the documented %d Hz (says %d)"
+            % (TIMER_HZ, hz))
+    want = n / TIMER_HZ
+    t.check(abs((t1 - t0) - want) <= TOLERANCE * want,
+            "%d ticks took %.3f s of wall time; at %d Hz they take %.2f s (+-%d%%)"
+            % (n, t1 - t0, TIMER_HZ, want, TOLERANCE * 100))
+    t.check(t2 is not None, "sleep_ms(300) returned")
+    if t2 is not None:
+        t.check(abs((t2 - t1) - 0.3) <= TOLERANCE * 0.3,
+                "sleep_ms(300) took %.3f s of wall time (0.3 s +-%d%%)"
+                % (t2 - t1, TOLERANCE * 100))
+    check_suites(t, r, ["timer:"])
+
+
+@test("interrupts: an IRQ handler's line never splits another (console lock)", points=4)
+def console_lock(t):
+    r = t.boot(SUITES)
+    boot_problems(t, r, IRQ_PROBLEMS)
+    start = index_of(r, r"^irq-print: start \[{nonce}\]$")
+    done = r.expect(r"^irq-print: done: (\d+) main lines, (\d+) tick lines \[{nonce}\]$")
+    end = index_of(r, r"^irq-print: done: ")
+    if start is None or not done:
+        t.fail("the irq-print case did not run to its end: %s" % r.machine.outcome())
+    main = re.compile(r"^irq-print: main line (\d{4}) the quick brown fox jumps over the lazy dog$")
+    tick = re.compile(r"^irq-print: tick line (\d\d)$")
+    kinds, broken = [], []
+    for line in r.lines[start + 1:end]:
+        if main.match(line):
+            kinds.append("main")
+        elif tick.match(line):
+            kinds.append("tick")
+        else:
+            broken.append(line)
+    t.check(not broken, "every line is whole%s" % (": %r is not" % broken[0][:100] if broken else ""))
+    t.check(kinds.count("main") == int(done.group(1)) and kinds.count("tick") == int(done.group(2)),
+            "the lines add up to what the kernel counted (%d main, %d tick; it says %s and %s)"
+            % (kinds.count("main"), kinds.count("tick"), done.group(1), done.group(2)))
+    inside = [i for i, k in enumerate(kinds) if k == "tick" and "main" in kinds[:i]
+              and "main" in kinds[i + 1:]]
+    t.check(len(inside) >= 5, "at least 5 tick lines came while main lines were printing "
+            "(got %d), so the test really raced them" % len(inside))
+    check_suites(t, r, ["irq-print:"])
+
+
+def irq_counts(m, t, n):
+    """Type `irqs` and return {line: count}. An `echo` with a marker `n`
+    follows, so that the wait ends on this call's output, not an earlier
+    one's."""
+    mark = len(m.lines())
+    m.send("irqs\r")
+    m.send("echo irqs-%d %s\r" % (n, m.nonce))
+    # A kernel that lost an IRQ line says so (and then cannot read what
+    # is typed): stop at that line rather than wait in vain.
+    got = m.wait(r"^irqs-%d {nonce}$|%s" % (n, IRQ_PROBLEMS), timeout=5)
+    if not got:
+        t.fail("no output from the 'irqs' command: %s" % m.outcome())
+    if not got.group(0).startswith("irqs-"):
+        t.fail("the kernel says: %s" % got.string[:160])
+    counts = {}
+    for line in m.lines()[mark:]:
+        got = re.match(r"^irq (\d+) \((.*)\): (\d+)$", line)
+        if got:
+            counts[int(got.group(1))] = int(got.group(3))
+    return counts
+
+
+@test("interrupts: PS/2 keys reach the shell by IRQ 1, with Shift and Caps Lock", points=8)
+def keyboard(t):
+    with t.machine(cmdline="shell", monitor=True, timeout=15) as m:
+        if not m.wait(r"^fern> "):
+            t.fail("no 'fern> ' prompt after boot: %s" % m.outcome())
+        before = irq_counts(m, t, 1).get(1, 0)
+        # "echo Hi Abc NONCE": Shift for the H, then Caps Lock on for
+        # "Ab" (Shift turns Caps Lock's B back to b), off again for c.
+        keys = ("e c h o spc shift-h i spc caps_lock a shift-b caps_lock c spc".split()
+                + list(m.nonce) + ["ret"])
+        for key in keys:
+            m.monitor("sendkey %s 10" % key)
+        t.check(m.wait(r"^Hi Abc {nonce}$", timeout=5) is not None,
+                "typed 'echo Hi Abc <nonce>' on the keyboard prints 'Hi Abc <nonce>'")
+        after = irq_counts(m, t, 2).get(1, 0)
+    # Each key sends a make and a break code, each a byte and an IRQ.
+    t.check(after - before >= 2 * len(keys),
+            "IRQ 1 delivered a byte per make and break code: %d keys, %d IRQs (%d -> %d)"
+            % (len(keys), after - before, before, after))
+
+
+@test("interrupts: serial input reaches the shell by IRQ 4", points=4)
+def serial_irq(t):
+    with t.machine(cmdline="shell", timeout=15) as m:
+        if not m.wait(r"^fern> "):
+            t.fail("no 'fern> ' prompt after boot: %s" % m.outcome())
+        before = irq_counts(m, t, 1).get(4, 0)
+        t.check(before >= 1, "typing 'irqs' itself came by IRQ 4 (count %d)" % before)
+        for word in ("serial", "by", "irq"):
+            m.send("echo %s %s\r" % (word, m.nonce))
+            t.check(m.wait(r"^%s {nonce}$" % word, timeout=5) is not None,
+                    "'echo %s <nonce>' typed on COM1 prints '%s <nonce>'" % (word, word))
+        after = irq_counts(m, t, 2).get(4, 0)
+    t.check(after >= before + 3, "IRQ 4 came for each line typed: %d -> %d" % (before, after))
+
+
+@test("interrupts: scancode set 1 becomes ASCII with Shift, Caps Lock and Ctrl", points=6)
+def keymap_suite(t):
+    check_suites(t, t.boot(SUITES), ["keymap:"])

@@ -54,19 +54,22 @@ def test(name, points=0, timeout=None):
 
 class Boot:
     """What one boot looks like: memory size, extra kernel options, the
-    line that ends the run early (or None to wait for QEMU to exit) and a
-    timeout in seconds."""
+    line that ends the run early (or None to wait for QEMU to exit), a
+    timeout in seconds, and QEMU monitor commands to run once `until` is
+    seen (their output is in Run.monitor_output)."""
 
     def __init__(self, cmdline="", memory=DEFAULT_MEMORY, until=None,
-                 timeout=10, extra=()):
+                 timeout=10, extra=(), monitor=()):
         self.cmdline = cmdline
         self.memory = memory
         self.until = until
         self.timeout = timeout
         self.extra = tuple(extra)
+        self.monitor = tuple(monitor)
 
     def key(self):
-        return (self.cmdline, self.memory, self.until, self.timeout, self.extra)
+        return (self.cmdline, self.memory, self.until, self.timeout, self.extra,
+                self.monitor)
 
     def describe(self):
         opts = ["-m %s" % self.memory] + list(self.extra)
@@ -82,6 +85,8 @@ class Run:
         self.machine = machine
         self.nonce = machine.nonce
         self.lines = [l for l in machine.lines()]
+        # {command: output} of the Boot's monitor commands.
+        self.monitor_output = dict(getattr(machine, "monitor_output", {}))
         self.times = list(machine.line_times)   # when each line ended
         self.checks = checks      # shared with the test context
 
@@ -257,12 +262,14 @@ class Grading:
 
 def run_boot(iso, spec, qemu=None):
     m = Machine(iso, memory=spec.memory, cmdline=spec.cmdline,
-                timeout=spec.timeout, extra=spec.extra, qemu=qemu)
+                timeout=spec.timeout, extra=spec.extra, qemu=qemu,
+                monitor=bool(spec.monitor))
     with m:
         if spec.until:
             if m.wait(spec.until):
                 # Let the line's neighbours arrive, then stop.
                 time.sleep(0.05)
+                m.monitor_output = {c: m.monitor(c) for c in spec.monitor}
                 m.stop("seen %r" % spec.until)
             else:
                 m.stop("timeout" if m.proc.poll() is None else "ended")

@@ -223,6 +223,13 @@ build/host/test_heap: tests/host/test_heap.c src/mm/heap.c include/fern/heap.h t
 	@mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< src/mm/heap.c
 
+# Host tests of the memory code (src/mm/NAME.c, from chapter 4 on), over
+# fake physical memory and faked privileged instructions
+# (tests/host/mm_host.h).
+build/host/test_%: tests/host/test_%.c src/mm/%.c include/fern/mm.h tests/host/mm_host.h tests/host/tap.h
+	@mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -include tests/host/mm_host.h -o $@ $< src/mm/$*.c
+
 .PHONY: check all-chapters grade selftest-kernels host-tests-build
 # Tiny Multiboot2 kernels (tests/selftest/tiny.asm): the deliberately
 # broken ones of the harness's fault matrix, and the bench's floor.

@@ -7,6 +7,13 @@
  * The boot code maps the first 1 GiB of physical memory at KERNEL_VMA, so
  * physical address p is readable at PHYS_TO_VIRT(p) while p < BOOT_MAPPED.
  */
+#if FERN_CHAPTER >= 4
+/*
+ * Chapter 4 replaces the boot page tables (mm_init(), mm.h): from then on
+ * the kernel window at KERNEL_VMA holds only the first MiB, the kernel
+ * image and the boot information, and phys_to_virt() reaches all RAM.
+ */
+#endif
 #ifndef FERN_BOOT_H
 #define FERN_BOOT_H
 
@@ -29,6 +36,9 @@ enum mb2_tag_type {
 	MB2_TAG_END = 0,
 	MB2_TAG_CMDLINE = 1,
 	MB2_TAG_LOADER_NAME = 2,
+#if FERN_CHAPTER >= 4
+	MB2_TAG_MODULE = 3,
+#endif
 	MB2_TAG_BASIC_MEMINFO = 4,
 	MB2_TAG_MMAP = 6,
 };
@@ -47,6 +57,20 @@ enum mb2_memory_type {
 /** The longest command line fern keeps, including its NUL. */
 #define BOOT_CMDLINE_MAX 512
 
+#if FERN_CHAPTER >= 4
+/** The most boot modules fern keeps; more are reported and dropped. */
+#define BOOT_MAX_MODULES 8
+
+/**
+ * Where GRUB loaded a boot module (a `module2` line of grub.cfg): memory
+ * the frame allocator must not hand out (chapter 4).
+ */
+struct boot_module {
+	uint64_t start;		/**< physical address of the first byte */
+	uint64_t end;		/**< one past the last byte */
+};
+
+#endif
 /** One region of the physical memory map. */
 struct mem_region {
 	uint64_t base;		/**< first byte */
@@ -63,6 +87,10 @@ struct boot_info {
 	uint64_t usable_bytes;		/**< sum of the available regions */
 	uint64_t mbi_phys;		/**< where the MBI is, to reserve it */
 	uint32_t mbi_size;		/**< its total size in bytes */
+#if FERN_CHAPTER >= 4
+	struct boot_module modules[BOOT_MAX_MODULES];	/**< the boot modules */
+	size_t module_count;		/**< entries used in @c modules */
+#endif
 	int errors;			/**< malformed tags found */
 };
 

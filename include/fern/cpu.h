@@ -114,6 +114,14 @@ void ist_stack_bounds(unsigned int ist, uintptr_t *bottom, uintptr_t *top);
  * known pattern: a handler that overflowed its stack has overwritten them.
  */
 bool ist_stack_intact(unsigned int ist);
+#if FERN_CHAPTER >= 4
+
+/**
+ * The guard page below IST stack @p ist (1..IST_STACKS): 4 KiB that
+ * chapter 4 leaves unmapped, so that an overflow faults at once.
+ */
+uintptr_t ist_stack_guard(unsigned int ist);
+#endif
 
 /** @name Vectors
  * The exceptions, by the mnemonics of SDM vol. 3 §6.15, Table 6-1. @{ */
@@ -242,6 +250,16 @@ const char *exception_name(unsigned int vector);
 
 /** How many times int3 has been reported and resumed from. */
 unsigned long breakpoint_count(void);
+#if FERN_CHAPTER >= 4
+
+/**
+ * Have the reports of page faults and double faults call @p fn with the
+ * faulting address (CR2), to say what lies there. Chapter 4's memory
+ * layout knows (mm_explain_address()); the CPU layer, below it, cannot
+ * call it directly, so mm hands it over here.
+ */
+void exception_set_address_explainer(void (*fn)(uintptr_t addr));
+#endif
 
 /** @name IRQ lines of the PC, as the 8259s number them
  * @{ */

@@ -184,5 +184,67 @@ static inline __attribute__((noreturn)) void halt_forever(void)
 		hlt();
 	}
 }
+#if FERN_CHAPTER >= 4
+
+/*
+ * Chapter 4: the registers that control paging (Intel SDM vol. 3 §2.5)
+ * and the instruction that drops a translation from the TLB.
+ */
+
+/** Read CR0, which holds the paging (PG) and write-protect (WP) bits. */
+static inline uint64_t read_cr0(void)
+{
+	uint64_t value;
+
+	__asm__ volatile("mov %%cr0, %0" : "=r"(value));
+	return value;
+}
+
+/** Write CR0. */
+static inline void write_cr0(uint64_t value)
+{
+	__asm__ volatile("mov %0, %%cr0" : : "r"(value) : "memory");
+}
+
+/** Read CR3: the physical address of the top-level page table (PML4). */
+static inline uint64_t read_cr3(void)
+{
+	uint64_t value;
+
+	__asm__ volatile("mov %%cr3, %0" : "=r"(value));
+	return value;
+}
+
+/**
+ * Write CR3: use the page tables at physical address @p value. This also
+ * drops every TLB entry that is not global (SDM vol. 3 §4.10.4.1).
+ */
+static inline void write_cr3(uint64_t value)
+{
+	__asm__ volatile("mov %0, %%cr3" : : "r"(value) : "memory");
+}
+
+/** Drop the TLB's translation of the page that holds @p va (INVLPG, SDM vol. 2A). */
+static inline void invlpg(uintptr_t va)
+{
+	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+}
+
+/** Read a model-specific register (RDMSR, SDM vol. 2B). */
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/** Write a model-specific register (WRMSR, SDM vol. 2B). */
+static inline void wrmsr(uint32_t msr, uint64_t value)
+{
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)value),
+			 "d"((uint32_t)(value >> 32)) : "memory");
+}
+#endif
 
 #endif

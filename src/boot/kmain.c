@@ -14,6 +14,9 @@
 #include <fern/cpu.h>
 #include <fern/drivers.h>
 #endif
+#if FERN_CHAPTER >= 4
+#include <fern/mm.h>
+#endif
 #include <fern/string.h>
 #include <fern/x86.h>
 
@@ -81,6 +84,18 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	boot_phase("multiboot");
 	assemble_cmdline(&info);
 	boot_phase("cmdline");
+#if FERN_CHAPTER >= 4
+
+	/*
+	 * Chapter 4: frames from the memory map, then the kernel's own page
+	 * tables (W^X, a direct map of RAM, guard pages, no identity map).
+	 * `mm=verbose` also prints the layout.
+	 */
+	mm_init(&info);
+	if (cmdline_is(cmdline, "mm", "verbose"))
+		mm_print_layout();
+	boot_phase("mm");
+#endif
 
 	/* `bench`: say where the time went, for `make bench`. */
 	if (cmdline_is(cmdline, "bench", ""))

@@ -41,6 +41,15 @@ struct mb2_tag_meminfo {
 	uint32_t mem_upper;	/* KiB above 1 MiB, up to the first hole */
 };
 
+#if FERN_CHAPTER >= 4
+/* A boot module (Multiboot2 spec §3.6.6); its command line follows. */
+struct mb2_tag_module {
+	struct mb2_tag tag;
+	uint32_t mod_start;
+	uint32_t mod_end;
+};
+
+#endif
 #define MB2_MBI_MAX_SIZE (64 * 1024)
 
 static void mbi_error(struct boot_info *info, const char *what, uint32_t offset,
@@ -80,6 +89,29 @@ static void add_region(struct boot_info *info, uint64_t base, uint64_t length,
 		info->usable_bytes += length;
 }
 
+#if FERN_CHAPTER >= 4
+/* Remember where a module lies, so that chapter 4 can reserve its memory. */
+static void add_module(struct boot_info *info, const struct mb2_tag *tag,
+		       uint32_t offset)
+{
+	const struct mb2_tag_module *m = (const void *)tag;
+
+	if (tag->size < sizeof(*m) || m->mod_end < m->mod_start) {
+		mbi_error(info, "module tag too small or ends before it starts",
+			  offset, tag->type, tag->size);
+		return;
+	}
+	if (info->module_count == BOOT_MAX_MODULES) {
+		kprintf("boot: error: more than %d boot modules; ignoring 0x%x\n",
+			BOOT_MAX_MODULES, m->mod_start);
+		info->errors++;
+		return;
+	}
+	info->modules[info->module_count++] =
+		(struct boot_module){ .start = m->mod_start, .end = m->mod_end };
+}
+
+#endif
 static void parse_mmap(struct boot_info *info, const struct mb2_tag *tag,
 		       uint32_t offset)
 {
@@ -169,6 +201,11 @@ int multiboot2_parse(uint64_t mbi_phys, struct boot_info *info)
 			have_mmap = true;
 			parse_mmap(info, tag, offset);
 			break;
+#if FERN_CHAPTER >= 4
+		case MB2_TAG_MODULE:
+			add_module(info, tag, offset);
+			break;
+#endif
 		default:
 			break;	/* tags we do not need */
 		}

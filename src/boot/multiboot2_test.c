@@ -152,3 +152,27 @@ KTEST(boot, "an MBI that is misaligned, absent or too small is refused")
 	KTEST_EXPECT(multiboot2_parse(phys, &info) < 0);
 	KTEST_EXPECT(info.errors > 0);
 }
+#if FERN_CHAPTER >= 4
+
+KTEST(boot, "boot modules are recorded, so that their memory can be reserved")
+{
+	static struct boot_info info;
+	uint32_t *m;
+
+	mbi_begin();
+	m = mbi_add_tag(MB2_TAG_MODULE, 8 + sizeof("initrd"));
+	m[0] = 0x400000;
+	m[1] = 0x423456;
+	memcpy(m + 2, "initrd", sizeof("initrd"));
+	m = mbi_add_tag(MB2_TAG_MODULE, 8);
+	m[0] = 0x500000;
+	m[1] = 0x4fffff;	/* ends before it starts */
+	mbi_add_mmap(pc_map, 4);
+	KTEST_ASSERT_EQ(multiboot2_parse(mbi_finish(true), &info), 0);
+	KTEST_ASSERT_EQ(info.module_count, 1);
+	KTEST_EXPECT_EQ(info.modules[0].start, 0x400000);
+	KTEST_EXPECT_EQ(info.modules[0].end, 0x423456);
+	KTEST_EXPECT_EQ(info.errors, 1);
+	KTEST_EXPECT_EQ(info.region_count, 4);
+}
+#endif

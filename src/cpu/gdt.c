@@ -43,9 +43,20 @@
  * 16 bytes when it switches stacks, SDM vol. 3 §6.14.2).
  */
 struct ist_stack {
+#if FERN_CHAPTER >= 4
+	/*
+	 * Chapter 4 leaves this page unmapped, so that an overflow faults
+	 * on it at once instead of writing over whatever lies below.
+	 */
+	uint8_t guard[4096];
+#endif
 	uint64_t canary[IST_CANARY_WORDS];
 	uint8_t stack[IST_STACK_SIZE];
+#if FERN_CHAPTER >= 4
+} __attribute__((aligned(4096)));
+#else
 } __attribute__((aligned(16)));
+#endif
 
 static struct ist_stack ist_stacks[IST_STACKS];
 static struct tss tss;
@@ -82,6 +93,13 @@ void ist_stack_bounds(unsigned int ist, uintptr_t *bottom, uintptr_t *top)
 	*top = (uintptr_t)(s->stack + IST_STACK_SIZE);
 }
 
+#if FERN_CHAPTER >= 4
+uintptr_t ist_stack_guard(unsigned int ist)
+{
+	return (uintptr_t)ist_stacks[ist - 1].guard;
+}
+
+#endif
 bool ist_stack_intact(unsigned int ist)
 {
 	const volatile uint64_t *canary = ist_stacks[ist - 1].canary;

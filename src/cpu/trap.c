@@ -67,6 +67,14 @@ static const struct {
 #define ERR_INDEX_SHIFT	3
 
 static unsigned long breakpoints;
+#if FERN_CHAPTER >= 4
+static void (*explain_address)(uintptr_t addr);
+
+void exception_set_address_explainer(void (*fn)(uintptr_t addr))
+{
+	explain_address = fn;
+}
+#endif
 
 const char *exception_mnemonic(unsigned int vector)
 {
@@ -196,6 +204,10 @@ void exception_report(const struct trap_frame *f)
 
 		kprintf("  cr2: 0x%016lx (%s)\n", cr2, vector == VEC_PAGE_FAULT ?
 			"the address the access tried" : "from the last page fault");
+#if FERN_CHAPTER >= 4
+		if (explain_address)
+			explain_address(cr2);
+#endif
 		/*
 		 * A stack overflow faults on the page below the stack, right
 		 * under RSP. On the same stack the CPU cannot even push the

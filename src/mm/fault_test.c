@@ -1,0 +1,149 @@
+/*
+ * Page faults raised on purpose, one suite each, run only when named
+ * (test=write-text, ...): each breaks one rule of the kernel's page
+ * tables, and the run ends with the exception report, which the harness
+ * checks against what the case announced: the error code, CR2, and the
+ * region mm_explain_address() names.
+ *
+ * The addresses come from the time-stamp counter where they can, so that
+ * they change from boot to boot and a report cannot be printed by heart.
+ */
+#include <fern/boot.h>
+#include <fern/console.h>
+#include <fern/ktest.h>
+#include <fern/mm.h>
+#include <fern/x86.h>
+
+extern char __text_start[], __rodata_start[], __data_start[];
+
+static volatile unsigned long no_limit = ~0UL;
+
+/* One `ret` instruction, in .data: writable, so never executable. */
+static uint8_t ret_in_data[16] = { 0xc3 };
+
+/* A number that changes from boot to boot. */
+static uint64_t boot_random(void)
+{
+	return rdtsc() * 0x9e3779b97f4a7c15UL >> 16;
+}
+
+/*
+ * On the boot page tables every page is writable and executable: the
+ * write would land and the jump would run. Check that mm_init() switched.
+ */
+static bool remapped(struct ktest_ctx *ktest)
+{
+	if (mm_remapped())
+		return true;
+	kprintf("# the kernel runs on the boot page tables, which allow everything "
+		"(see the 'mm:' lines of the boot)\n");
+	KTEST_EXPECT(mm_remapped());
+	return false;
+}
+
+__attribute__((noinline)) static void write_to(volatile uint8_t *p)
+{
+	*p = 0xcc;
+}
+
+__attribute__((noinline)) static void call_at(const void *code)
+{
+	((void (*)(void))code)();
+}
+
+__attribute__((noinline)) static uint64_t read_from(const volatile uint64_t *p)
+{
+	return *p;
+}
+
+KTEST_EXPLICIT(write-text, "a write to kernel text is a protection fault there")
+{
+	uintptr_t addr = (uintptr_t)__text_start +
+			 boot_random() % (uintptr_t)(__rodata_start - __text_start);
+
+	if (!remapped(ktest))
+		return;
+	ktest_checkpoint("write-text: writing to 0x%016lx in kernel text", addr);
+	write_to((volatile uint8_t *)addr);
+	KTEST_EXPECT(!"the write to kernel text went on");
+}
+
+KTEST_EXPLICIT(write-rodata, "a write to read-only data is a protection fault there")
+{
+	uintptr_t addr = (uintptr_t)__rodata_start +
+			 boot_random() % (uintptr_t)(__data_start - __rodata_start);
+
+	if (!remapped(ktest))
+		return;
+	ktest_checkpoint("write-rodata: writing to 0x%016lx in kernel rodata", addr);
+	write_to((volatile uint8_t *)addr);
+	KTEST_EXPECT(!"the write to rodata went on");
+}
+
+KTEST_EXPLICIT(exec-data, "a jump into kernel data is an instruction-fetch fault")
+{
+	if (!remapped(ktest))
+		return;
+	ktest_checkpoint("exec-data: calling 0x%016lx in kernel data",
+			 (uintptr_t)ret_in_data);
+	call_at(ret_in_data);
+	KTEST_EXPECT(!"the code in .data ran");
+}
+
+/*
+ * The heap of chapter 5 will hand out memory from frames like this one;
+ * here the frame is reached through the direct map, which is never
+ * executable either.
+ */
+KTEST_EXPLICIT(exec-frame, "a jump into an allocated frame is an instruction-fetch fault")
+{
+	uint64_t frame = pmm_alloc();
+	uint8_t *code;
+
+	if (!remapped(ktest))
+		return;
+	KTEST_ASSERT(frame != 0);
+	code = (uint8_t *)phys_to_virt(frame) + (boot_random() % 256) * 16;
+	*code = 0xc3;
+	ktest_checkpoint("exec-frame: calling 0x%016lx in a frame of the direct map",
+			 (uintptr_t)code);
+	call_at(code);
+	KTEST_EXPECT(!"the code in the frame ran");
+}
+
+KTEST_EXPLICIT(null-pointer, "a read through a NULL pointer faults on the NULL page")
+{
+	/* A field of a struct at NULL: somewhere in the first page. */
+	uintptr_t addr = boot_random() % PAGE_SIZE & ~7UL;
+
+	if (!remapped(ktest))
+		return;
+	ktest_checkpoint("null-pointer: reading 0x%016lx through a NULL pointer", addr);
+	read_from((const volatile uint64_t *)addr);
+	KTEST_EXPECT(!"the read through NULL went on");
+}
+
+/*
+ * Recursion without end on the boot stack (src/cpu/trap_test.c explains
+ * why it ends as a double fault). Here the point is the report: it must
+ * call it a stack overflow, because CR2 lies in the guard page.
+ */
+__attribute__((noinline)) static void recurse(unsigned long depth)
+{
+	volatile char frame[256];
+
+	frame[0] = (char)depth;
+	if (depth < no_limit)
+		recurse(depth + 1);
+	frame[1] = frame[0];
+}
+
+KTEST_EXPLICIT(stack-overflow, "a stack overflow is reported as one, guard page and all")
+{
+	if (!remapped(ktest))
+		return;
+	ktest_checkpoint("stack-overflow: recursing into the guard page 0x%016lx of the boot stack",
+			 (uintptr_t)boot_stack_guard);
+	recurse(0);
+	KTEST_EXPECT(!"the recursion ended");
+}

@@ -10,6 +10,7 @@
  */
 #include <fern/boot.h>
 #include <fern/console.h>
+#include <fern/cpu.h>
 #include <fern/ktest.h>
 #include <fern/mm.h>
 #include <fern/x86.h>
@@ -28,17 +29,26 @@ static uint64_t boot_random(void)
 }
 
 /*
- * On the boot page tables every page is writable and executable: the
- * write would land and the jump would run. Check that mm_init() switched.
+ * Whether the fault can be raised and reported: without an IDT (see the
+ * boot's 'interrupts:' line) it would reset the machine, and on the boot
+ * page tables (@need_remap) every page is writable and executable, so the
+ * write would land and the jump would run.
  */
-static bool remapped(struct ktest_ctx *ktest)
+static bool ready_to_fault(struct ktest_ctx *ktest, bool need_remap)
 {
-	if (mm_remapped())
-		return true;
-	kprintf("# the kernel runs on the boot page tables, which allow everything "
-		"(see the 'mm:' lines of the boot)\n");
-	KTEST_EXPECT(mm_remapped());
-	return false;
+	if (!idt_loaded()) {
+		kprintf("# the IDT is not loaded (see the 'interrupts:' line of the boot), "
+			"so the fault would reset the machine\n");
+		KTEST_EXPECT(idt_loaded());
+		return false;
+	}
+	if (need_remap && !mm_remapped()) {
+		kprintf("# the kernel runs on the boot page tables, which allow everything "
+			"(see the 'mm:' lines of the boot)\n");
+		KTEST_EXPECT(mm_remapped());
+		return false;
+	}
+	return true;
 }
 
 __attribute__((noinline)) static void write_to(volatile uint8_t *p)
@@ -61,7 +71,7 @@ KTEST_EXPLICIT(write-text, "a write to kernel text is a protection fault there")
 	uintptr_t addr = (uintptr_t)__text_start +
 			 boot_random() % (uintptr_t)(__rodata_start - __text_start);
 
-	if (!remapped(ktest))
+	if (!ready_to_fault(ktest, true))
 		return;
 	ktest_checkpoint("write-text: writing to 0x%016lx in kernel text", addr);
 	write_to((volatile uint8_t *)addr);
@@ -73,7 +83,7 @@ KTEST_EXPLICIT(write-rodata, "a write to read-only data is a protection fault th
 	uintptr_t addr = (uintptr_t)__rodata_start +
 			 boot_random() % (uintptr_t)(__data_start - __rodata_start);
 
-	if (!remapped(ktest))
+	if (!ready_to_fault(ktest, true))
 		return;
 	ktest_checkpoint("write-rodata: writing to 0x%016lx in kernel rodata", addr);
 	write_to((volatile uint8_t *)addr);
@@ -82,7 +92,7 @@ KTEST_EXPLICIT(write-rodata, "a write to read-only data is a protection fault th
 
 KTEST_EXPLICIT(exec-data, "a jump into kernel data is an instruction-fetch fault")
 {
-	if (!remapped(ktest))
+	if (!ready_to_fault(ktest, true))
 		return;
 	ktest_checkpoint("exec-data: calling 0x%016lx in kernel data",
 			 (uintptr_t)ret_in_data);
@@ -100,7 +110,7 @@ KTEST_EXPLICIT(exec-frame, "a jump into an allocated frame is an instruction-fet
 	uint64_t frame = pmm_alloc();
 	uint8_t *code;
 
-	if (!remapped(ktest))
+	if (!ready_to_fault(ktest, true))
 		return;
 	KTEST_ASSERT(frame != 0);
 	code = (uint8_t *)phys_to_virt(frame) + (boot_random() % 256) * 16;
@@ -116,7 +126,7 @@ KTEST_EXPLICIT(null-pointer, "a read through a NULL pointer faults on the NULL p
 	/* A field of a struct at NULL: somewhere in the first page. */
 	uintptr_t addr = boot_random() % PAGE_SIZE & ~7UL;
 
-	if (!remapped(ktest))
+	if (!ready_to_fault(ktest, true))
 		return;
 	ktest_checkpoint("null-pointer: reading 0x%016lx through a NULL pointer", addr);
 	read_from((const volatile uint64_t *)addr);
@@ -138,9 +148,13 @@ __attribute__((noinline)) static void recurse(unsigned long depth)
 	frame[1] = frame[0];
 }
 
+/*
+ * This one needs no remapping: the boot page tables already leave the
+ * boot stack's guard page out (entry.asm).
+ */
 KTEST_EXPLICIT(stack-overflow, "a stack overflow is reported as one, guard page and all")
 {
-	if (!remapped(ktest))
+	if (!ready_to_fault(ktest, false))
 		return;
 	ktest_checkpoint("stack-overflow: recursing into the guard page 0x%016lx of the boot stack",
 			 (uintptr_t)boot_stack_guard);

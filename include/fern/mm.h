@@ -26,11 +26,18 @@
  * | &nbsp;&nbsp; .rodata       | constants, the test and command tables      | r--    |
  * | &nbsp;&nbsp; .data, .bss   | variables and the stacks (guard pages: ---) | rw-    |
  * | &nbsp;&nbsp; .ksyms        | the symbol table of panic()                 | r--    |
+ * | 0xffffffff80000000 + p     | the boot information, wherever GRUB put it  | r--    |
  *
  * The direct map uses 2 MiB pages, except where the kernel image lies: its
  * alias there has the permissions of its section minus execute, so the
  * kernel's code cannot be rewritten through it either. No page is both
- * writable and executable (W^X).
+ * writable and executable (W^X). The rest of the upper half is free for
+ * later chapters to take windows from (the heap of chapter 5 starts at
+ * 0xffffc00000000000); the tests map and unmap at 0xffffe00000000000.
+ *
+ * All of this fits a machine of QEMU's `-m 3M` (with less, SeaBIOS and
+ * GRUB do not boot reliably); memory above 4 GiB is used when QEMU gives
+ * some.
  */
 #ifndef FERN_MM_H
 #define FERN_MM_H
@@ -261,8 +268,8 @@ bool mm_remapped(void);
 
 /**
  * Name the part of the address space @p addr lies in, for fault reports:
- * "the NULL page", "kernel text", "the guard page of the boot stack", "the
- * direct map", "unmapped", ...
+ * "the NULL page", "kernel text", "the boot stack", "a stack's guard
+ * page", "the direct map", "no region (unmapped kernel space)", ...
  */
 const char *mm_region_name(uintptr_t addr);
 

@@ -176,25 +176,45 @@ def report(r, width):
         print("      full log: %s" % r.log)
 
 
-def run_job(job, jobs_n):
+def submit_job(job, pool):
+    """Queue a job's tests on the shared pool: every job's tests share the
+    QEMU slots, so no core idles while one job's last test finishes."""
     grading = grader.Grading(job.iso, job.chapter, LOG_DIR, label=job.label)
     if job.iso and not os.path.exists(job.iso):
         reason = ("ISO not found: %s (build it with 'make CHAPTER=%d iso')"
                   % (job.iso, job.chapter))
         return [grader.Result(t, False, 0.0, reason) for t in job.tests]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs_n) as pool:
-        futures = [pool.submit(grading.run, t) for t in job.tests]
-        results = []
-        width = max(len(t.name) for t in job.tests)
-        for t, f in zip(job.tests, futures):
+    started = {}
+
+    def run(t):
+        started[t] = time.monotonic()
+        return grading.run(t)
+
+    return [(t, pool.submit(run, t), started) for t in job.tests]
+
+
+def collect_job(job, pending):
+    """Print a job's results in declaration order as they complete."""
+    results = []
+    width = max(len(t.name) for t in job.tests)
+    for item in pending:
+        if isinstance(item, grader.Result):
+            r = item
+        else:
+            t, f, started = item
+            # The watchdog counts from the test's start, not its queueing.
             limit = (t.timeout or 120) * timeout_scale()
-            try:
-                r = f.result(timeout=limit)
-            except concurrent.futures.TimeoutError:
-                r = grader.Result(t, False, limit, "the test did not finish "
-                                  "within %.0f s" % limit)
-            report(r, width)
-            results.append(r)
+            while True:
+                done, _ = concurrent.futures.wait([f], timeout=0.5)
+                if done:
+                    r = f.result()
+                    break
+                if t in started and time.monotonic() - started[t] > limit:
+                    r = grader.Result(t, False, limit, "the test did not finish "
+                                      "within %.0f s" % limit)
+                    break
+        report(r, width)
+        results.append(r)
     return results
 
 
@@ -247,9 +267,12 @@ def main():
             for r in host:
                 report(r, width)
             results += host
-    for job in jobs:
-        print("== %s" % job.heading)
-        results += run_job(job, max(1, args.j))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
+        pending = [(job, submit_job(job, pool)) for job in jobs]
+        for job, items in pending:
+            print("== %s" % job.heading, flush=True)
+            results += collect_job(job, items)
+            sys.stdout.flush()
 
     passed = sum(r.passed for r in results)
     failed = len(results) - passed

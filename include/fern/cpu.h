@@ -109,9 +109,11 @@ void gdt_init(void);
 void ist_stack_bounds(unsigned int ist, uintptr_t *bottom, uintptr_t *top);
 
 /**
- * Whether the canary below IST stack @p ist is intact. An IST stack sits
- * in .bss with no guard page below it, so the words just below it hold a
- * known pattern: a handler that overflowed its stack has overwritten them.
+ * Whether the canary below IST stack @p ist is intact. The words just
+ * below each IST stack hold a known pattern: a handler that overflowed its
+ * stack has overwritten them. (Chapter 4 also puts an unmapped guard page
+ * below each IST stack; the canary still catches a small overflow that
+ * lands between the two.)
  */
 bool ist_stack_intact(unsigned int ist);
 #if FERN_CHAPTER >= 4

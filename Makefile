@@ -198,9 +198,8 @@ HOST_CFLAGS := -std=gnu11 -g -Wall -Wextra $(WERROR) -Iinclude -DFERN_CHAPTER=99
 # string.c defines the C library's own names: rename them for the host.
 HOST_STRING_NAMES := memcpy memmove memset memcmp strlen strnlen strcmp strncmp strchr
 # One test per tests/host/test_*.c that exists: a chapter snapshot has only
-# its own chapters' tests. The heap's test needs the heap's source too.
+# its own chapters' tests.
 HOST_TESTS := $(patsubst tests/host/%.c,build/host/%,$(wildcard tests/host/test_*.c))
-HOST_TESTS := $(filter-out $(if $(wildcard src/mm/heap.c),,build/host/test_heap),$(HOST_TESTS))
 
 .PHONY: host-tests
 host-tests: $(HOST_TESTS)	## run the host unit tests (tests/host/) with ASan and UBSan
@@ -275,6 +274,12 @@ BENCH_RUNS ?= 5
 .PHONY: bench
 bench: all-chapters build/selftest/floor.iso	## boot time vs the GRUB floor, sizes, grader time (BENCH_RUNS=N)
 	$(Q)$(PYTHON) tools/bench.py --runs $(BENCH_RUNS) $(BENCHFLAGS)
+
+# The heap's allocations per second and fragmentation, measured by the
+# kernel itself (test=heap-bench, src/mm/heap_bench.c).
+.PHONY: bench-heap
+bench-heap: iso			## the heap's allocations/s and fragmentation in QEMU (BENCH_RUNS=N)
+	$(Q)$(PYTHON) tools/bench_heap.py --runs $(BENCH_RUNS) --iso $(BUILD)/fern.iso
 
 # ---- the course: snapshots, branches, handouts ------------------------------
 

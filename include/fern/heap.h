@@ -202,6 +202,18 @@ const char *heap_misuse_name(enum heap_misuse kind);
 /* ---- the kernel heap (src/mm/kmalloc.c) ---------------------------- */
 
 /**
+ * Where the kernel heap's range starts: PML4 slot 384, a slot of its own,
+ * clear of the direct map and of the kernel image (see mm.h's layout).
+ */
+#define KHEAP_BASE	0xffffc00000000000UL
+/**
+ * The size of the kernel heap's range: 64 GiB, as much as the frame
+ * allocator manages, so that memory runs out before address space does.
+ * Only the pages the heap uses are mapped.
+ */
+#define KHEAP_SIZE	(64UL << 30)
+
+/**
  * Allocate @p size bytes, aligned to 16.
  * @return the block, or NULL when memory ran out (never panics).
  */

@@ -17,6 +17,9 @@
 #if FERN_CHAPTER >= 4
 #include <fern/mm.h>
 #endif
+#if FERN_CHAPTER >= 5
+#include <fern/heap.h>
+#endif
 #include <fern/string.h>
 #include <fern/x86.h>
 
@@ -95,6 +98,15 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	if (cmdline_is(cmdline, "mm", "verbose"))
 		mm_print_layout();
 	boot_phase("mm");
+#endif
+#if FERN_CHAPTER >= 5
+
+	/*
+	 * Chapter 5: the heap, in a range of its own; its pages are mapped
+	 * as it grows, so this maps nothing yet.
+	 */
+	kheap_init();
+	boot_phase("heap");
 #endif
 
 	/* `bench`: say where the time went, for `make bench`. */

@@ -75,6 +75,7 @@ struct heap_block {
 
 #define BLOCK_FREE	1UL
 #define SIZE_MASK	(~(HEAP_ALIGN - 1))
+/* Unlikely by chance in a pointer or a small integer ("allocate", "free bloc"). */
 #define MAGIC_LIVE	0xa110ca7eU
 #define MAGIC_FREE	0xf4eeb10cU
 #define HEADER_SIZE	offsetof(struct heap_block, next)
@@ -617,10 +618,10 @@ static struct heap_block *free_block_after(const struct heap *h,
 static struct heap_block *coalesce(struct heap *h, struct heap_block *b,
 				   struct span *before, struct span *after)
 {
-	/* LAB 5 BEGIN: merge b with free_block_before() and free_block_after(): out of their bins, record their holes, one set of tags */
 	struct heap_block *prev = free_block_before(h, b);
 	struct heap_block *next = free_block_after(h, b);
 
+	/* LAB 5 BEGIN: merge b with prev and next (when not NULL): take them out of their bins, record their holes, write one set of tags */
 	if (prev) {
 		bin_remove(h, prev);
 		*before = hole(addr(prev), addr(b));
@@ -632,7 +633,7 @@ static struct heap_block *coalesce(struct heap *h, struct heap_block *b,
 		*after = hole(addr(next), addr(next) + block_size(next));
 		set_tags(b, (block_size(b) + block_size(next)) | BLOCK_FREE);
 	}
-	/* LAB 5 STUB: (void)h; (void)before; (void)after; */
+	/* LAB 5 STUB: (void)prev; (void)next; (void)before; (void)after; */
 	/* LAB 5 END */
 	return b;
 }

@@ -20,6 +20,9 @@
 #include <fern/console.h>
 #include <fern/cpu.h>
 #include <fern/errno.h>
+#if FERN_CHAPTER >= 5
+#include <fern/heap.h>
+#endif
 #include <fern/mm.h>
 #include <fern/shell.h>
 #include <fern/string.h>
@@ -444,6 +447,10 @@ const char *mm_region_name(uintptr_t addr)
 	}
 	if (addr >= KERNEL_VMA + mm.mbi.start && addr < KERNEL_VMA + mm.mbi.end)
 		return mm.mbi.what;
+#if FERN_CHAPTER >= 5
+	if (addr >= KHEAP_BASE && addr - KHEAP_BASE < KHEAP_SIZE)
+		return "the kernel heap";
+#endif
 	return "no region (unmapped kernel space)";
 }
 

@@ -279,6 +279,8 @@ bench: all-chapters build/selftest/floor.iso	## boot time vs the GRUB floor, siz
 # kernel itself (test=heap-bench, src/mm/heap_bench.c).
 .PHONY: bench-heap
 bench-heap: iso			## the heap's allocations/s and fragmentation in QEMU (BENCH_RUNS=N)
+	$(Q)if [ ! -f tools/bench_heap.py ]; then \
+		echo "make bench-heap: this tree has no heap yet (chapter 5)" >&2; exit 2; fi
 	$(Q)$(PYTHON) tools/bench_heap.py --runs $(BENCH_RUNS) --iso $(BUILD)/fern.iso
 
 # ---- the course: snapshots, branches, handouts ------------------------------

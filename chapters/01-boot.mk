@@ -4,7 +4,9 @@
 # Makefile builds chapter N from the sources of manifests 1..N, the grader
 # runs the tests files listed here, and the snapshot tool copies exactly
 # these files. Sources compile with -DFERN_CHAPTER=N, and code added inside
-# an existing file is fenced with `#if FERN_CHAPTER >= M`.
+# an existing file is fenced with `#if FERN_CHAPTER >= M`. Keys: srcs (built
+# into the kernel), tests (Python test files, host tests), files (anything
+# else only this chapter on needs, e.g. a bench script), blog, lab.
 CHAPTERS += 1
 ch1.slug := boot
 ch1.title := Booting: GRUB, Multiboot2 and long mode

@@ -17,5 +17,6 @@ ch5.srcs := \
 	src/mm/heap_test.c \
 	src/mm/heap_bench.c
 ch5.tests := tests/ch05_heap.py tests/host/test_heap.c
+ch5.files := tools/bench_heap.py
 ch5.blog := blog/05-heap.md
 ch5.lab := labs/lab5

@@ -83,7 +83,7 @@ def chapter_files(n, files, chapters):
                           % (n, " ".join(str(c.number) for c in chapters)))
 
     def owned(c):
-        paths = set(c.srcs) | set(c.tests)
+        paths = set(c.srcs) | set(c.tests) | set(c.files)
         if c.blog:
             paths.add(c.blog)
         return paths

@@ -85,9 +85,10 @@ def check_suites(t, run, prefixes):
         t.check(ok, "%s %d - %s%s" % ("ok" if ok else "not ok", number, name, detail))
     crashed = rep.crashed_after()
     if crashed:
-        t.check(False, "the kernel crashed or stopped after test %r (%d of %s "
-                "reported); %s" % (crashed, len(rep.results), rep.planned,
-                                   " / ".join(rep.trailing[:3]) or run.machine.outcome()))
+        planned = "no KTAP plan" if rep.planned is None else "%d of %d reported" % (
+            len(rep.results), rep.planned)
+        t.check(False, "the kernel crashed or stopped after test %r (%s); %s"
+                % (crashed, planned, " / ".join(rep.trailing[:3]) or run.machine.outcome()))
     if rep.foreign:
         t.check(False, "result lines without this boot's nonce: %r" % rep.foreign[0])
     return rep

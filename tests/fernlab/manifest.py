@@ -19,6 +19,7 @@ class Chapter:
         self.title = ""
         self.srcs = []
         self.tests = []
+        self.files = []         # other files the chapter adds (scripts, tools)
         self.blog = ""
         self.lab = ""
 
@@ -38,7 +39,7 @@ def load(root):
                 continue
             n, key, value = int(m.group(1)), m.group(2), m.group(3).strip()
             ch = chapters.setdefault(n, Chapter(n))
-            if key in ("srcs", "tests"):
+            if key in ("srcs", "tests", "files"):
                 setattr(ch, key, value.split())
             elif hasattr(ch, key):
                 setattr(ch, key, value)

@@ -301,6 +301,8 @@ class Machine:
             return "the machine reset or shut down (QEMU exit 0); last line %r" % last[-120:]
         if self.exit_status in (EXIT_SUCCESS, EXIT_FAILURE):
             return "exit status %s" % EXIT_NAMES[self.exit_status]
+        if self.exit_status is None:
+            return "still running (the test stopped waiting); last line %r" % last[-120:]
         err = self.stderr.decode("utf-8", "replace").strip().splitlines()
         if err:
             return "QEMU failed (status %s): %s" % (self.exit_status, err[-1][:200])

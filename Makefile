@@ -204,7 +204,8 @@ HOST_TESTS := $(patsubst tests/host/%.c,build/host/%,$(wildcard tests/host/test_
 .PHONY: host-tests
 host-tests: $(HOST_TESTS)	## run the host unit tests (tests/host/) with ASan and UBSan
 	$(Q)status=0; for t in $(HOST_TESTS); do echo "== $$t"; \
-		ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=0} $$t || status=1; done; exit $$status
+		ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=0} \
+		UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1} $$t || status=1; done; exit $$status
 
 build/host/test_%: tests/host/test_%.c src/lib/%.c include/fern/%.h tests/host/tap.h
 	@mkdir -p $(@D)

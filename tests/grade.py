@@ -135,6 +135,7 @@ def host_results(pattern):
             # Leak checking needs ptrace, which containers often deny.
             env = dict(os.environ)
             env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+            env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
             p = subprocess.run([path], capture_output=True, text=True, env=env,
                                timeout=60 * timeout_scale())
             out = p.stdout + p.stderr

@@ -24,6 +24,8 @@ static bool tap_ok(bool ok, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
+	/* A sanitizer that aborts later must not take this line with it. */
+	fflush(stdout);
 	if (ok)
 		tap_passed++;
 	else
@@ -44,6 +46,8 @@ static bool tap_streq(const char *got, const char *expected, const char *fmt, ..
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
+	/* A sanitizer that aborts later must not take this line with it. */
+	fflush(stdout);
 	if (!ok)
 		printf("# got \"%s\" expected \"%s\"\n", got ? got : "(NULL)",
 		       expected ? expected : "(NULL)");

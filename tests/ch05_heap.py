@@ -21,7 +21,7 @@ OOM_MEMORY_MIB = 16
 OOM = Boot(cmdline="test=heap-oom", memory="%dM" % OOM_MEMORY_MIB, timeout=20)
 
 
-@test("heap: every size is aligned; zero-size and too-big requests behave", points=10)
+@test("heap: every size is aligned; zero-size and too-big requests behave", points=5)
 def basics(t):
     check_suites(t, t.boot(ALL), ["heap:"])
 
@@ -31,7 +31,7 @@ def random_sequence(t):
     check_suites(t, t.boot(ALL), ["heap-random:"])
 
 
-@test("heap: freed blocks merge and give their pages and frames back", points=15)
+@test("heap: freed blocks merge and give their pages and frames back", points=20)
 def merging(t):
     r = t.boot(ALL)
     check_suites(t, r, ["heap-merge:"])
@@ -67,21 +67,21 @@ def misuse(t, suite, announce, report, victim):
     r.expect_exit(EXIT_FAILURE)
 
 
-@test("heap: a double free is reported with its caller", points=10)
+@test("heap: a double free is reported with its caller", points=15)
 def double_free(t):
     misuse(t, "heap-double-free",
            r"^heap-double-free: freeing 0x([0-9a-f]+) twice \[{nonce}\]$",
            r"^heap: double free of 0x%s$", "heap_free_twice")
 
 
-@test("heap: freeing a pointer kmalloc never returned is reported", points=10)
+@test("heap: freeing a pointer kmalloc never returned is reported", points=5)
 def bad_pointer(t):
     misuse(t, "heap-bad-pointer",
            r"^heap-bad-pointer: freeing 0x([0-9a-f]+) \[{nonce}\]$",
            r"^heap: bad pointer 0x%s: kmalloc never returned it$", "heap_free_stack")
 
 
-@test("heap: a write past the end of a block is caught by kfree", points=10)
+@test("heap: a write past the end of a block is caught by kfree", points=15)
 def overrun(t):
     misuse(t, "heap-overrun",
            r"^heap-overrun: writing p\[40\] of a 40-byte block at 0x([0-9a-f]+) \[{nonce}\]$",
@@ -89,7 +89,7 @@ def overrun(t):
            "heap_write_past_end")
 
 
-@test("heap: running out of memory returns NULL and the kernel carries on", points=15)
+@test("heap: running out of memory returns NULL and the kernel carries on", points=10)
 def out_of_memory(t):
     r = t.boot(OOM)
     check_suites(t, r, ["heap-oom:"])

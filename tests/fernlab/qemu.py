@@ -137,6 +137,8 @@ class Machine:
                 self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, start_new_session=True)
         except FileNotFoundError:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
             raise HarnessError("QEMU not found: '%s' is not installed (Debian "
                                "package qemu-system-x86; run 'make doctor')"
                                % self.command[0])

@@ -25,18 +25,36 @@ SNAPSHOT :=
 -include chapters/snapshot.mk
 BUILDABLE := $(if $(SNAPSHOT),$(NEWEST),$(CHAPTERS))
 
+# Two images from one source. The *served* image is what `make`, `make iso`
+# and `make run` build (build/fern.iso): the kernel a reader runs and, from
+# chapter 8 on, the one that serves HTTP, without the in-kernel test
+# suites. A *chapter* image (`make CHAPTER=N`, build/chN/fern.iso) keeps
+# them: the labs, the posts' `test=...` examples and the grader use it.
+# KTESTS=0 or 1 picks the other kind: build/ktests/ (the newest chapter with
+# its tests) or build/chN/served/ (chapter N without them).
 ifneq ($(filter command line environment,$(origin CHAPTER)),)
   ifeq ($(filter $(CHAPTER),$(BUILDABLE)),)
     $(error CHAPTER=$(CHAPTER) cannot be built here; the chapters are: $(BUILDABLE)$(if $(SNAPSHOT), (this is the snapshot of chapter $(NEWEST): earlier chapters have their own snapshots)))
   endif
-  BUILD := build/ch$(CHAPTER)
+  KTESTS ?= 1
+  BUILD := build/ch$(CHAPTER)$(if $(filter 0,$(KTESTS)),/served)
 else
   CHAPTER := $(NEWEST)
-  BUILD := build
+  KTESTS ?= 0
+  BUILD := build$(if $(filter 1,$(KTESTS)),/ktests)
+endif
+ifeq ($(filter 0 1,$(KTESTS)),)
+  $(error KTESTS=$(KTESTS): use KTESTS=1 (with the in-kernel tests) or KTESTS=0 (without))
 endif
 # Chapter numbers are 1..NEWEST, so chapter N is the first N manifests.
 ACTIVE := $(wordlist 1,$(CHAPTER),$(CHAPTERS))
+# The in-kernel test suites are the files named *_test.c (KTEST cases) and
+# *_bench.c (workloads a benchmark runs); the served image leaves them out.
+# The runner (ktest.c) stays: asked for tests, it says there are none.
 SRCS := $(foreach n,$(ACTIVE),$(ch$(n).srcs))
+ifeq ($(KTESTS),0)
+  SRCS := $(filter-out %_test.c %_bench.c,$(SRCS))
+endif
 
 # ---- tools ------------------------------------------------------------------
 
@@ -69,7 +87,7 @@ CFLAGS_KERNEL := -std=gnu11 -O2 -g -Wall -Wextra $(WERROR) \
 	-mno-red-zone -mgeneral-regs-only -mcmodel=kernel \
 	-fno-omit-frame-pointer -fno-optimize-sibling-calls \
 	-fno-asynchronous-unwind-tables \
-	-Iinclude -DFERN_CHAPTER=$(CHAPTER)
+	-Iinclude -DFERN_CHAPTER=$(CHAPTER) -DFERN_KTESTS=$(KTESTS)
 ifneq ($(IS_CLANG),yes)
   # gcc would otherwise turn the loop in memset() into a call to memset().
   CFLAGS_KERNEL += -fno-tree-loop-distribute-patterns
@@ -256,11 +274,7 @@ check: all-chapters selftest-kernels host-tests-build	## build every chapter and
 	$(Q)$(GRADE) --check $(GRADEFLAGS)
 
 lab%-check:			## grade lab N against chapter N's kernel (e.g. make lab1-check)
-ifdef SNAPSHOT
-	$(Q)$(MAKE) --no-print-directory iso
-else
-	$(Q)$(MAKE) --no-print-directory CHAPTER=$* iso
-endif
+	$(Q)$(MAKE) --no-print-directory CHAPTER=$(if $(SNAPSHOT),$(NEWEST),$*) iso
 	$(Q)$(GRADE) --lab $* $(GRADEFLAGS)
 
 grade: all-chapters		## grade every lab
@@ -279,10 +293,12 @@ bench: all-chapters build/selftest/floor.iso	## boot time vs the GRUB floor, siz
 # The heap's allocations per second and fragmentation, measured by the
 # kernel itself (test=heap-bench, src/mm/heap_bench.c).
 .PHONY: bench-heap
-bench-heap: iso			## the heap's allocations/s and fragmentation in QEMU (BENCH_RUNS=N)
+# The workload is test code, so it runs on the chapter image (with KTESTS).
+bench-heap:			## the heap's allocations/s and fragmentation in QEMU (BENCH_RUNS=N)
 	$(Q)if [ ! -f tools/bench_heap.py ]; then \
 		echo "make bench-heap: this tree has no heap yet (chapter 5)" >&2; exit 2; fi
-	$(Q)$(PYTHON) tools/bench_heap.py --runs $(BENCH_RUNS) --iso $(BUILD)/fern.iso
+	$(Q)$(MAKE) --no-print-directory CHAPTER=$(CHAPTER) iso
+	$(Q)$(PYTHON) tools/bench_heap.py --runs $(BENCH_RUNS) --iso build/ch$(CHAPTER)/fern.iso
 
 # ---- the course: snapshots, branches, handouts ------------------------------
 

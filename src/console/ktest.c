@@ -237,6 +237,19 @@ void ktest_main(const char *cmdline)
 	if (!cmdline_get(cmdline, "nonce", nonce, sizeof(nonce)))
 		nonce[0] = '\0';
 
+	/*
+	 * The served image (built with KTESTS=0) links no test cases: say so,
+	 * rather than run nothing and look as if everything passed.
+	 */
+	if (__ktests_end - __ktests_start == 0) {
+		kprintf("KTAP version 1\n");
+		kprintf("# error: this image has no in-kernel tests (KTESTS=%d); "
+			"'make CHAPTER=N' or 'make KTESTS=1' builds them in\n",
+			FERN_KTESTS);
+		kprintf("Bail out!\n");
+		machine_exit(false);
+	}
+
 	if (strcmp(list, "list") == 0) {
 		list_cases();
 	} else {

@@ -248,7 +248,7 @@ build/host/test_%: tests/host/test_%.c src/mm/%.c include/fern/mm.h tests/host/m
 	@mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -include tests/host/mm_host.h -o $@ $< src/mm/$*.c
 
-.PHONY: check all-chapters grade selftest-kernels host-tests-build
+.PHONY: check all-chapters served-chapters grade selftest-kernels host-tests-build
 # Tiny Multiboot2 kernels (tests/selftest/tiny.asm): the deliberately
 # broken ones of the harness's fault matrix, and the bench's floor.
 SELFTEST_MODES := triple_fault silent flood hang
@@ -266,6 +266,9 @@ build/selftest/%.iso: build/selftest/%.elf src/boot/grub.cfg
 all-chapters:			## build every chapter's ISO (build/chN/)
 	$(Q)for n in $(BUILDABLE); do $(MAKE) --no-print-directory CHAPTER=$$n iso || exit 1; done
 	$(Q)$(MAKE) --no-print-directory iso
+
+served-chapters:		## build every chapter's served image, without tests (build/chN/served/)
+	$(Q)for n in $(BUILDABLE); do $(MAKE) --no-print-directory CHAPTER=$$n KTESTS=0 iso || exit 1; done
 
 # The host tests are built here and run by the grader, one line each.
 host-tests-build: $(HOST_TESTS)
@@ -287,7 +290,7 @@ grade: all-chapters		## grade every lab
 BENCH_RUNS ?= 5
 
 .PHONY: bench
-bench: all-chapters build/selftest/floor.iso	## boot time vs the GRUB floor, sizes, grader time (BENCH_RUNS=N)
+bench: all-chapters served-chapters build/selftest/floor.iso	## boot time vs the GRUB floor, sizes, grader time (BENCH_RUNS=N)
 	$(Q)$(PYTHON) tools/bench.py --runs $(BENCH_RUNS) $(BENCHFLAGS)
 
 # The heap's allocations per second and fragmentation, measured by the

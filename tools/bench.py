@@ -17,10 +17,15 @@ what each one means and keeps their history):
 2. Where the time goes: the kernel boots with `bench` on its command line
    and prints `phase: NAME N cycles` lines (src/boot/phase.c); the median
    per phase.
-3. Image size: the stripped kernel ELF, its text/data/bss, and the ISO.
-4. Grader time: wall seconds of each `make labN-check` and of `make check`.
+3. Image size: the stripped kernel ELF, its text/data/bss, and the ISO, of
+   each chapter's served image (KTESTS=0, what `make run` boots) and of
+   its chapter image (with the in-kernel tests); the largest symbols of
+   the newest served image (`nm --size-sort`), to see where bytes go.
+4. Grader time: wall seconds of each `make labN-check` and of `make check`,
+   with the load average when each started.
 
-Every QEMU run goes through tests/fernlab/qemu.py's Machine, with the same
+The boots are of the served images (build/chN/served/fern.iso), the kernels
+a reader runs. Every QEMU run goes through tests/fernlab/qemu.py's Machine, with the same
 flags as the tests. Nothing here fails on a number: the exit status is 1
 only if a kernel could not be measured at all.
 """
@@ -53,6 +58,7 @@ PHASE = re.compile(r"^phase: (\S+) (\d+) cycles\b")
 # `bench` asks fern for its phase table, `exit=ready` lets QEMU end itself.
 CMDLINE = "bench exit=ready"
 BUDGET_RATIO = 1.25     # design.md: boot to ready <= 1.25 x the floor
+SIZE_BUDGET_KIB = 128   # design.md: the served kernel, stripped
 
 
 class Target:
@@ -69,6 +75,7 @@ class Target:
         self.phases = []        # one list of (name, cycles) per boot
         self.failures = []      # one line per boot that did not get there
         self.size = {}
+        self.test_size = {}     # the same chapter with its in-kernel tests
 
 
 def boot_once(target, timeout):
@@ -124,25 +131,36 @@ def tool(name):
     return os.environ.get(name.upper(), cross + name)
 
 
-def measure_size(target):
-    size = {"iso_bytes": os.path.getsize(target.iso)
-            if os.path.exists(target.iso) else None}
-    if not os.path.exists(target.elf):
-        target.size = size
-        return
-    size["elf_bytes"] = os.path.getsize(target.elf)
+def measure_size(iso, elf):
+    size = {"iso_bytes": os.path.getsize(iso) if iso and os.path.exists(iso) else None}
+    if not os.path.exists(elf):
+        return size
+    size["elf_bytes"] = os.path.getsize(elf)
     with tempfile.TemporaryDirectory(prefix="fern-bench-") as tmp:
         stripped = os.path.join(tmp, "kernel.elf")
-        p = subprocess.run([tool("strip"), "-o", stripped, target.elf],
+        p = subprocess.run([tool("strip"), "-o", stripped, elf],
                            capture_output=True, text=True)
         if p.returncode == 0:
             size["stripped_bytes"] = os.path.getsize(stripped)
-    p = subprocess.run([tool("size"), target.elf], capture_output=True, text=True)
+    p = subprocess.run([tool("size"), elf], capture_output=True, text=True)
     rows = p.stdout.split("\n")
     if p.returncode == 0 and len(rows) > 1:
         text, data, bss = rows[1].split()[:3]
         size.update(text=int(text), data=int(data), bss=int(bss))
-    target.size = size
+    return size
+
+
+def largest_symbols(elf, count=12):
+    """The `count` largest symbols of `elf` that take room in the file
+    (code, read-only data, data; not bss): (bytes, type, name)."""
+    p = subprocess.run([tool("nm"), "--size-sort", "-S", "-r", elf],
+                       capture_output=True, text=True)
+    rows = []
+    for line in p.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "TtRrDd":
+            rows.append((int(parts[1], 16), parts[2], parts[3]))
+    return rows[:count]
 
 
 def time_command(argv, log_dir):
@@ -183,7 +201,10 @@ def measure_graders(chapters):
     results = []
     for argv in commands:
         progress("  timing %s" % " ".join(argv[:1] + argv[2:]))
-        results.append(time_command(argv, os.path.join("build", "bench-logs")))
+        load = load_average()
+        r = time_command(argv, os.path.join("build", "bench-logs"))
+        r["load_average_start"] = load
+        results.append(r)
     progress("")
     return results
 
@@ -332,24 +353,42 @@ def print_report(result, targets, mhz):
             print("  %-14s" % n + "".join(cells))
 
     print()
-    print("Image size")
-    print("  %-22s %12s %8s %8s %8s %12s %12s" % (
-        "kernel", "stripped ELF", "text", "data", "bss", "with debug", "ISO"))
+    print("Image size: the served image (what make run boots), and the chapter image "
+          "with its tests")
+    print("  %-22s %12s %8s %8s %8s %12s %10s %14s" % (
+        "kernel", "stripped ELF", "text", "data", "bss", "with debug", "ISO",
+        "with tests"))
     for t in targets:
         s = result["kernels"][t.key]["size"]
-        print("  %-22s %12s %8s %8s %8s %12s %12s" % (
+        w = result["kernels"][t.key].get("test_size", {})
+        budget = ""
+        if t.key != "floor" and s.get("stripped_bytes"):
+            budget = "  %.0f%% of %d KiB" % (100.0 * s["stripped_bytes"] / (SIZE_BUDGET_KIB * 1024),
+                                           SIZE_BUDGET_KIB)
+        print("  %-22s %12s %8s %8s %8s %12s %10s %14s%s" % (
             t.label, kib(s.get("stripped_bytes")), s.get("text", "-"),
             s.get("data", "-"), s.get("bss", "-"), kib(s.get("elf_bytes")),
-            kib(s.get("iso_bytes"))))
-    print("  with debug: the ELF gdb reads; the ISO carries it without debug information.")
+            kib(s.get("iso_bytes")), kib(w.get("stripped_bytes")), budget))
+    print("  stripped ELF: the budget's figure (design.md: the served kernel <= %d KiB);\n"
+          "  with debug: the ELF gdb reads; with tests: the chapter image's stripped ELF."
+          % SIZE_BUDGET_KIB)
+    if result.get("largest_symbols"):
+        big = result["largest_symbols"]
+        print()
+        print("Largest symbols of the newest served image (%s, nm --size-sort)" % big["elf"])
+        for row in big["symbols"]:
+            print("  %8d B  %s  %s" % (row["bytes"], row["type"], row["name"]))
 
     if result.get("graders"):
         print()
         print("Grader time: wall seconds, one run each")
         for g in result["graders"]:
-            print("  %-22s %7.1f s   %s%s" % (g["command"], g["seconds"], g["result"],
-                                               "" if g["exit_status"] == 0
-                                               else "  (output: %s)" % g["log"]))
+            print("  %-22s %7.1f s   load %-5s %s%s" % (
+                g["command"], g["seconds"], g.get("load_average_start") or "-",
+                g["result"], "" if g["exit_status"] == 0 else "  (output: %s)" % g["log"]))
+        print("  load: the 1-minute load average as the command started; figures taken at "
+              "a load\n  near the core count are up to twice the idle ones. Budgets: each "
+              "labN-check <= 10 s,\n  make check <= 60 s on 2 cores.")
 
 
 def main():
@@ -372,7 +411,7 @@ def main():
     chapters = manifest.load(ROOT)
     targets = [Target("floor", "floor (GRUB + stub)", FLOOR_ISO, FLOOR_ELF, FLOOR_READY)]
     for c in chapters:
-        d = os.path.join("build", "ch%d" % c.number)
+        d = os.path.join("build", "ch%d" % c.number, "served")
         targets.append(Target("ch%d" % c.number, "ch%d %s" % (c.number, c.slug),
                               os.path.join(d, "fern.iso"), os.path.join(d, "fern.elf"),
                               FERN_READY))
@@ -382,7 +421,7 @@ def main():
     # A chapter snapshot builds only its own chapter: measure what exists,
     # and say what was left out.
     for t in [t for t in targets if not os.path.exists(t.iso)]:
-        print("note: %s is not built; %s left out (make CHAPTER=%s iso)"
+        print("note: %s is not built; %s left out (make CHAPTER=%s KTESTS=0 iso)"
               % (t.iso, t.label, t.key[2:]))
         targets.remove(t)
     if len(targets) < 2:
@@ -398,7 +437,11 @@ def main():
     except HarnessError as e:
         raise SystemExit("error: %s" % e)
     for t in targets:
-        measure_size(t)
+        t.size = measure_size(t.iso, t.elf)
+        if t.key != "floor":
+            d = os.path.join("build", t.key)
+            t.test_size = measure_size(os.path.join(d, "fern.iso"),
+                                       os.path.join(d, "fern.elf"))
     graders = [] if args.no_graders else measure_graders(chapters)
 
     result = {"environment": env, "runs": args.runs, "warmup": args.warmup,
@@ -411,7 +454,13 @@ def main():
             "failures": t.failures,
             "phases": phase_medians(t),
             "phases_per_boot": [dict(boot) for boot in t.phases],
-            "size": t.size}
+            "size": t.size, "test_size": t.test_size}
+    newest = targets[-1]
+    if newest.key != "floor" and os.path.exists(newest.elf):
+        result["largest_symbols"] = {
+            "elf": newest.elf,
+            "symbols": [{"bytes": b, "type": k, "name": n}
+                        for b, k, n in largest_symbols(newest.elf)]}
     result["seconds"] = round(time.monotonic() - start, 1)
     env["load_average_end"] = load_average()
 

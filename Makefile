@@ -325,6 +325,12 @@ grade-student:			## grade a student's tree with the official tests (STUDENT=dir 
 course-check:			## prove every snapshot passes, the handout fails cleanly, solutions score full
 	$(Q)tools/course-check.sh
 
+.PHONY: check-docs
+check-docs:			## check the posts, labs and docs against the code: snippets, commands, links, run/debug
+	$(Q)$(MAKE) --no-print-directory CHAPTER=1 iso
+	$(Q)$(MAKE) --no-print-directory iso
+	$(Q)$(PYTHON) tools/check_docs.py --selftest --run
+
 # ---- everything else --------------------------------------------------------
 
 .PHONY: deps doctor docs clean help

@@ -1,0 +1,662 @@
+#!/usr/bin/env python3
+"""`make check-docs`: the posts and labs checked against the code.
+
+    python3 tools/check_docs.py                 check every post, lab, doc and the README
+    python3 tools/check_docs.py blog/02-console.md     check one file
+    python3 tools/check_docs.py --annotate      write the source of each unmarked snippet
+                                                into its info string (where it is found)
+
+What is checked (docs/instructors.md, "Writing a post or a lab", says how to
+mark a block):
+
+1. Snippets. A fenced block with a language (```c, ```nasm, ```make, ...) in
+   blog/NN-*.md or labs/labN/README.md shows fern's code, so its info string
+   names the file it comes from: ```c src/console/serial.c. The block must be
+   found in that file *as of chapter NN* (the chapter's snapshot: fences
+   resolved by unifdef), ignoring whitespace; a line that is only `...`
+   (or `/* ... */`, `// ...`, `; ...`, `# ...`) elides a part, and the pieces
+   must appear in order; a function's prototype (`int f(void);`) stands for
+   its definition. A snippet that shows a lab's reference code (inside
+   a LAB N BEGIN ... STUB region) fails: a post shows the handout's stub or
+   prose instead. A block that is deliberately not from the tree (a wrong
+   example, a sketch) says so with the word `example`: ```c example.
+   A block without a language is a shell session or an output.
+2. Commands. Every `make ...` a reader is told to run (in a session's
+   `$ ` lines, in ```sh blocks and in inline code) names real targets and
+   variables of the Makefile; `python3 tests/...py` and `tools/...` scripts
+   exist and accept the options shown.
+3. Links. Every relative link in the posts, labs, docs and the README
+   resolves to a file, and an anchor to a heading of it.
+
+With --run, two commands the README promises are also run for real, each
+bounded by a timeout: the quick start's `make run` (with `exit=ready`, so
+that it ends) reaches `fern: ready` and exits 0, and `make debug` attaches
+gdb, which stops at a hardware breakpoint on kmain and names it in `bt`,
+for chapter 1 and for the served image.
+
+Each problem is one line, `FILE:LINE: what is wrong`; the last line is
+`N passed, N failed` over the files checked. Exit status 0 only if all pass.
+"""
+
+import argparse
+import functools
+import glob
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+import derive  # noqa: E402
+from fernlab import manifest  # noqa: E402
+
+FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>```+|~~~+)\s*(?P<info>.*)$")
+# Languages of blocks that are sessions or outputs, not code from the tree.
+SESSION_LANGS = {"", "sh", "shell", "console", "text", "output"}
+ELISION = re.compile(r"^\s*(\.\.\.|/\*\s*\.\.\.\s*\*/|//\s*\.\.\.|;\s*\.\.\.|#\s*\.\.\.)\s*$")
+LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
+INLINE_CODE = re.compile(r"`([^`\n]+)`")
+# Make variables a reader may set that the Makefile reads from the
+# environment or the command line without naming them in a rule.
+MAKE_BUILTIN_VARS = {"V", "CC", "CFLAGS", "CROSS", "NASM", "PYTHON", "WERROR", "MAKEFLAGS"}
+
+
+class Problems:
+    def __init__(self):
+        self.items = []
+
+    def add(self, path, line, what):
+        self.items.append("%s:%d: %s" % (path, line, what))
+
+
+def read(path):
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return f.read()
+
+
+# ---- the markdown -----------------------------------------------------------
+
+class Block:
+    def __init__(self, path, line, info, lines, fence_line):
+        self.path = path
+        self.line = line            # the line of the opening fence (1-based)
+        self.info = info.strip()
+        words = self.info.split()
+        self.lang = words[0].lower() if words else ""
+        self.attrs = words[1:]
+        self.lines = lines
+        self.fence_line = fence_line
+
+    @property
+    def source(self):
+        return next((w for w in self.attrs if "/" in w or w in ("Makefile",)), None)
+
+    @property
+    def is_example(self):
+        return "example" in self.attrs
+
+
+def parse_blocks(path, text):
+    """Fenced code blocks, and the prose lines outside them."""
+    blocks, prose = [], []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            prose.append((i + 1, lines[i]))
+            i += 1
+            continue
+        fence = m.group("fence")
+        start = i
+        body = []
+        i += 1
+        while i < len(lines) and not re.match(r"^ {0,3}%s%s*\s*$" % (
+                re.escape(fence), re.escape(fence[0])), lines[i]):
+            body.append(lines[i])
+            i += 1
+        blocks.append(Block(path, start + 1, m.group("info"), body, lines[start]))
+        i += 1
+    return blocks, prose
+
+
+def front_matter_chapter(text):
+    m = re.match(r"^---\n(.*?)\n---\n", text, re.S)
+    if m:
+        c = re.search(r"^chapter:\s*(\d+)\s*$", m.group(1), re.M)
+        if c:
+            return int(c.group(1))
+    return None
+
+
+def doc_chapter(path, text):
+    """The chapter whose tree a post or lab shows, or None for other docs."""
+    m = re.match(r"labs/lab(\d+)/", path)
+    if m:
+        return int(m.group(1))
+    return front_matter_chapter(text)
+
+
+# ---- the tree as of a chapter -----------------------------------------------
+
+class Tree:
+    """The text of every file of the snapshot of chapter n, computed in
+    memory as tools/derive.py would write it."""
+
+    def __init__(self, n, chapters):
+        self.n = n
+        self.files = derive.chapter_files(n, derive.tracked_files(), chapters)
+        self._text = {}
+
+    def text(self, path):
+        if path not in self._text:
+            if path not in self.files:
+                self._text[path] = None
+            else:
+                raw = read(path)
+                self._text[path] = derive.unfenced(raw, self.n) if path.endswith(derive.C_LIKE) else raw
+        return self._text[path]
+
+
+def squeeze(text):
+    """`text` without whitespace, and for each kept character its offset
+    in `text`."""
+    kept, where = [], []
+    for i, ch in enumerate(text):
+        if not ch.isspace():
+            kept.append(ch)
+            where.append(i)
+    return "".join(kept), where
+
+
+def pieces(block_lines):
+    """The snippet cut at its elision lines, each piece without whitespace."""
+    out, cur = [], []
+    for line in block_lines:
+        if ELISION.match(line):
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(re.sub(r"\s+", "", line))
+    out.append("".join(cur))
+    return [p for p in out if p]
+
+
+def find_pieces(parts, text):
+    """The (start, end) offsets in `text` of each piece, found in order,
+    or None."""
+    flat, where = squeeze(text)
+    spans, pos = [], 0
+    for p in parts:
+        i = flat.find(p, pos)
+        if i < 0 and p.endswith(";"):
+            # A prototype stands for the function's definition.
+            i = flat.find(p[:-1] + "{", pos)
+            p = p[:-1]
+        if i < 0:
+            return None
+        spans.append((where[i], where[i + len(p) - 1] + 1))
+        pos = i + len(p)
+    return spans
+
+
+def lab_bodies(text):
+    """(lab, start, end) of the reference code of every lab region."""
+    return [(int(m.group("lab")), m.start("body"), m.end("body"))
+            for m in derive.LAB_REGION.finditer(text)]
+
+
+def check_snippet(block, tree, problems, annotate):
+    parts = pieces(block.lines)
+    if not parts:
+        return None
+    src = block.source
+    if src is None:
+        # Where is it? Offer the answer.
+        hits = [f for f in tree.files
+                if f.startswith(("src/", "include/", "tests/", "tools/", "chapters/", "Makefile"))
+                and tree.text(f) is not None and find_pieces(parts, tree.text(f))]
+        if annotate and len(hits) >= 1:
+            best = sorted(hits, key=lambda f: (not f.startswith("src/"), len(f)))[0]
+            return best
+        if hits:
+            problems.add(block.path, block.line,
+                         "the ```%s block does not name its source; it is in %s (add it to the "
+                         "info string, or run tools/check_docs.py --annotate)"
+                         % (block.lang, ", ".join(hits[:3])))
+        else:
+            problems.add(block.path, block.line,
+                         "the ```%s block does not name its source and is not in chapter %d's "
+                         "tree; fix it, or mark it ```%s example if it is not fern's code"
+                         % (block.lang, tree.n, block.lang))
+        return None
+    text = tree.text(src)
+    if text is None:
+        problems.add(block.path, block.line, "%s is not in chapter %d's tree" % (src, tree.n))
+        return None
+    spans = find_pieces(parts, text)
+    if spans is None:
+        stubbed = derive.stub_text(text, set(range(1, 100)))
+        if find_pieces(parts, stubbed) is not None:
+            return None         # the handout's stub: what a post may show
+        first = first_missing(parts, text)
+        problems.add(block.path, block.line,
+                     "the snippet is not in %s as of chapter %d (a piece not found: %s)"
+                     % (src, tree.n, first))
+        return None
+    for lab, start, end in lab_bodies(text):
+        for s, e in spans:
+            overlap = min(e, end) - max(s, start)
+            if overlap > 40:
+                problems.add(block.path, block.line,
+                             "the snippet shows lab %d's reference code (%s, inside a LAB %d "
+                             "region): show the handout's stub or describe it in prose"
+                             % (lab, src, lab))
+                return None
+    return None
+
+
+def first_missing(parts, text):
+    flat, _ = squeeze(text)
+    pos = 0
+    for p in parts:
+        i = flat.find(p, pos)
+        if i < 0:
+            # The longest prefix that is there, to show where it differs.
+            lo = 0
+            for k in range(len(p), 0, -1):
+                if flat.find(p[:k], pos) >= 0:
+                    lo = k
+                    break
+            return "%r, differing after %r" % (p[:60] + ("..." if len(p) > 60 else ""),
+                                               p[max(0, lo - 30):lo])
+        pos = i + len(p)
+    return "?"
+
+
+# ---- commands ---------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def make_targets():
+    """Targets and pattern targets of the Makefile."""
+    names, patterns = set(), []
+    for line in read("Makefile").splitlines():
+        m = re.match(r"^([A-Za-z0-9_.%/$()-][A-Za-z0-9_.%/ $()-]*?)\s*:(?!=)", line)
+        if not m or line.startswith("\t"):
+            continue
+        for word in m.group(1).split():
+            if "%" in word:
+                patterns.append(re.compile("^" + re.escape(word).replace("%", ".+") + "$"))
+            elif "$" not in word:
+                names.add(word)
+    return names, patterns
+
+
+@functools.lru_cache(maxsize=None)
+def make_variables():
+    text = read("Makefile") + "".join(read(p) for p in glob.glob(
+        os.path.join(ROOT, "chapters", "*.mk")) if os.path.exists(p))
+    names = set(re.findall(r"\$[({](\w+)[)}]", text))
+    names |= set(re.findall(r"^\s*(?:export\s+)?(\w+)\s*[?:+]?=", text, re.M))
+    names |= set(re.findall(r"origin (\w+)", text))
+    return names | MAKE_BUILTIN_VARS
+
+
+@functools.lru_cache(maxsize=None)
+def script_help(script):
+    """The --help text of a Python script of the tree."""
+    p = subprocess.run([sys.executable, os.path.join(ROOT, script), "--help"],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    return p.stdout + p.stderr
+
+
+@functools.lru_cache(maxsize=None)
+def env_var_used(name):
+    """Whether the tree reads the environment variable `name`."""
+    for pattern in ("tests/**/*.py", "tools/*.py", "tools/*.sh", "Makefile"):
+        for path in glob.glob(os.path.join(ROOT, pattern), recursive=True):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                if name in f.read():
+                    return True
+    return False
+
+
+def check_command(cmd, path, line, problems, chapters):
+    """One shell command line (after `$ `)."""
+    try:
+        words = shlex.split(cmd, comments=True)
+    except ValueError:
+        return
+    # Split into simple commands at pipes and lists.
+    cur = []
+    for w in words + [";"]:
+        if w in ("|", "||", "&&", ";", "&"):
+            if cur:
+                check_simple(cur, path, line, problems, chapters)
+            cur = []
+        else:
+            cur.append(w)
+
+
+REDIRECT = re.compile(r"^\d*(>>?|<)(&\d+)?$")
+REDIRECT_ATTACHED = re.compile(r"^\d*(>>?|<)&?\S+$")
+
+
+def drop_redirections(words):
+    """`words` without shell redirections (2>&1, > FILE, < FILE)."""
+    out, skip = [], False
+    for w in words:
+        if skip:
+            skip = False
+        elif REDIRECT.match(w):
+            skip = not re.search(r"&\d+$", w)
+        elif REDIRECT_ATTACHED.match(w):
+            pass
+        else:
+            out.append(w)
+    return out
+
+
+def check_simple(words, path, line, problems, chapters):
+    # Usage lines write optional parts in brackets: [CHAPTER=N].
+    words = [w.strip("[]") for w in drop_redirections(words) if w.strip("[]")]
+    while words and re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
+        name = words[0].split("=", 1)[0]
+        if not env_var_used(name) and name not in make_variables():
+            problems.add(path, line, "the environment variable %s is read nowhere in the tree"
+                         % name)
+        words = words[1:]
+    while words and words[0] in ("sudo", "timeout", "time", "/usr/bin/time", "env"):
+        words = words[1:]
+        while words and (words[0].startswith("-") or re.match(r"^\d+[smh]?$", words[0])):
+            words = words[1:]
+    if not words:
+        return
+    prog = words[0]
+    if prog == "make":
+        check_make(words[1:], path, line, problems, chapters)
+    elif prog in ("python3", "python") and len(words) > 1 and words[1].startswith(("tests/", "tools/")):
+        check_script(words[1], words[2:], path, line, problems)
+    elif prog.startswith(("tools/", "tests/", "./tools/")):
+        script = prog[2:] if prog.startswith("./") else prog
+        if not os.path.exists(os.path.join(ROOT, script)):
+            problems.add(path, line, "%s does not exist" % script)
+
+
+def check_make(args, path, line, problems, chapters):
+    names, patterns = make_targets()
+    skip_next = False
+    for a in args:
+        if skip_next:
+            skip_next = False
+            continue
+        if a in ("-C", "-f", "-j", "-o", "-W"):
+            skip_next = True
+            return_if_dir = a == "-C"
+            if return_if_dir:
+                return      # another tree (a snapshot, a handout): its own Makefile
+            continue
+        if a.startswith("-") or a in ("...", "…"):
+            continue
+        if "=" in a:
+            name, value = a.split("=", 1)
+            if name not in make_variables():
+                problems.add(path, line, "make: the variable %s is not used by the Makefile" % name)
+            if name == "CHAPTER" and value.isdigit() and int(value) not in [c.number for c in chapters]:
+                problems.add(path, line, "make CHAPTER=%s: there is no chapter %s" % (value, value))
+            continue
+        if "/" in a or a in names or any(p.match(a) for p in patterns):
+            continue
+        problems.add(path, line, "make %s: the Makefile has no target %r" % (" ".join(args), a))
+
+
+def check_script(script, args, path, line, problems):
+    if not os.path.exists(os.path.join(ROOT, script)):
+        problems.add(path, line, "%s does not exist" % script)
+        return
+    if not script.endswith(".py"):
+        return
+    helptext = script_help(script)
+    for a in args:
+        if a.startswith("-") and a not in ("-", "--"):
+            opt = a.split("=", 1)[0]
+            if not re.search(r"(^|[\s\[,])%s\b" % re.escape(opt), helptext):
+                problems.add(path, line, "%s has no option %s (see %s --help)" % (script, opt, script))
+
+
+def session_commands(block):
+    """(offset, command) of the `$ ` lines of a session block, with
+    backslash continuations joined."""
+    out, i = [], 0
+    lines = block.lines
+    while i < len(lines):
+        m = re.match(r"^\s*\$ (.*)$", lines[i])
+        if not m:
+            i += 1
+            continue
+        cmd, start = m.group(1), i
+        while cmd.endswith("\\") and i + 1 < len(lines):
+            i += 1
+            cmd = cmd[:-1] + " " + lines[i].strip()
+        out.append((start + 1, cmd))
+        i += 1
+    return out
+
+
+def sh_block_commands(block):
+    """A ```sh block without prompts: each non-comment line is a command."""
+    out = []
+    for i, l in enumerate(block.lines):
+        s = l.strip()
+        if s and not s.startswith("#"):
+            out.append((i + 1, s[2:] if s.startswith("$ ") else s))
+    return out
+
+
+# ---- links ------------------------------------------------------------------
+
+def slug(heading):
+    """GitHub's anchor for a heading."""
+    h = heading.strip().lower()
+    h = re.sub(r"[`*_]", "", h)
+    h = re.sub(r"[^\w\- ]", "", h)
+    return h.replace(" ", "-")
+
+
+@functools.lru_cache(maxsize=None)
+def anchors(path):
+    text = read(path)
+    blocks, prose = parse_blocks(path, text)
+    return {slug(l.lstrip("#")) for _, l in prose if re.match(r"^#{1,6} ", l)}
+
+
+def check_links(path, prose, problems):
+    base = os.path.dirname(path)
+    for n, line in prose:
+        for m in LINK.finditer(INLINE_CODE.sub("", line)):
+            target = m.group("target")
+            if re.match(r"^[a-z]+:", target) or target.startswith("<"):
+                continue
+            file_part, _, anchor = target.partition("#")
+            rel = os.path.normpath(os.path.join(base, file_part)) if file_part else path
+            if not os.path.exists(os.path.join(ROOT, rel)):
+                problems.add(path, n, "the link %s points to %s, which does not exist" % (target, rel))
+                continue
+            if anchor and rel.endswith(".md") and anchor not in anchors(rel):
+                problems.add(path, n, "the link %s: %s has no heading #%s" % (target, rel, anchor))
+
+
+# ---- one file ---------------------------------------------------------------
+
+def check_file(path, chapters, trees, annotate):
+    problems = Problems()
+    text = read(path)
+    blocks, prose = parse_blocks(path, text)
+    n = doc_chapter(path, text)
+    newest = chapters[-1].number
+    if n is not None and n > newest:
+        n = None
+    edits = {}
+    for b in blocks:
+        if b.lang not in SESSION_LANGS:
+            if n is not None and not b.is_example:
+                if n not in trees:
+                    trees[n] = Tree(n, chapters)
+                found = check_snippet(b, trees[n], problems, annotate)
+                if found:
+                    edits[b.line] = "%s%s %s" % (b.fence_line.split(b.info)[0] if b.info else b.fence_line,
+                                                 b.info, found)
+            continue
+        cmds = session_commands(b) if b.lang == "" else sh_block_commands(b)
+        for off, cmd in cmds:
+            check_command(cmd, path, b.line + off, problems, chapters)
+    for ln, line in prose:
+        for m in INLINE_CODE.finditer(line):
+            code = m.group(1).strip()
+            if re.match(r"^(\w+=\S+\s+)*make(\s|$)", code):
+                check_command(code, path, ln, problems, chapters)
+    check_links(path, prose, problems)
+    if edits:
+        lines = text.split("\n")
+        for ln, new in edits.items():
+            lines[ln - 1] = new
+        with open(os.path.join(ROOT, path), "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+        print("%s: named the source of %d snippet(s)" % (path, len(edits)))
+    return problems
+
+
+def run_make(args, stdin_text, timeout):
+    """Run make with `args`; (exit status or None on timeout, output)."""
+    try:
+        p = subprocess.run(["make", "--no-print-directory"] + args, input=stdin_text,
+                           capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                           start_new_session=True)
+        return p.returncode, p.stdout + p.stderr
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout or b""
+        return None, out.decode("utf-8", "replace") if isinstance(out, bytes) else out
+
+
+def run_checks(scale):
+    """The README's run and debug commands, for real. [(name, problem or None)]"""
+    results = []
+    status, out = run_make(["run", "CMDLINE=exit=ready"], "", 60 * scale)
+    ok = status == 0 and re.search(r"^fern: ready\r?$", out, re.M)
+    results.append(("make run CMDLINE=exit=ready reaches 'fern: ready' and exits 0",
+                    None if ok else "exit status %s; last lines: %s"
+                    % ("timeout" if status is None else status, out.strip().splitlines()[-3:])))
+    gdb = "hbreak kmain\ncontinue\nbt\nquit\n"
+    for args in (["debug", "CHAPTER=1"], ["debug"]):
+        status, out = run_make(args, gdb, 90 * scale)
+        ok = re.search(r"^(\(gdb\) )?#0\s+kmain \(", out, re.M)
+        results.append(("make %s: gdb stops at kmain and bt names it" % " ".join(args),
+                        None if ok else "exit status %s; no '#0 kmain (' frame; last lines: %s"
+                        % ("timeout" if status is None else status, out.strip().splitlines()[-3:])))
+    return results
+
+
+SELFTEST = "tests/selftest/docs_bad.md"
+
+
+def selftest(chapters):
+    """Check the checker: every problem announced in SELFTEST by an
+    `<!-- expect: TEXT -->` comment is found on the next non-blank line,
+    and nothing else is. Returns the list of discrepancies."""
+    text = read(SELFTEST)
+    lines = text.split("\n")
+    expected = {}
+    for i, l in enumerate(lines):
+        m = re.match(r"^<!-- expect: (.*?) -->$", l)
+        if m:
+            j = i + 1
+            while j < len(lines) and not lines[j].strip():
+                j += 1
+            expected[j + 1] = m.group(1)
+    got = {}
+    for item in check_file(SELFTEST, chapters, {}, False).items:
+        m = re.match(r"^[^:]+:(\d+): (.*)$", item)
+        got.setdefault(int(m.group(1)), []).append(m.group(2))
+    # A command in a session block is reported on its own line, one or
+    # two lines below the comment's target (the fence).
+    wrong, claimed = [], set()
+    for line, what in sorted(expected.items()):
+        near = [l for l in (line, line + 1, line + 2) if any(what in g for g in got.get(l, []))]
+        if near:
+            claimed.add(near[0])
+        else:
+            wrong.append("%s:%d: expected a problem '%s', got %s"
+                         % (SELFTEST, line, what, got.get(line) or "none"))
+    for line, items in sorted(got.items()):
+        if line not in claimed:
+            wrong.append("%s:%d: unexpected problem: %s" % (SELFTEST, line, items[0]))
+    return wrong
+
+
+def default_files():
+    files = sorted(glob.glob("blog/*.md", root_dir=ROOT))
+    files += sorted(glob.glob("labs/lab*/README.md", root_dir=ROOT))
+    files += sorted(glob.glob("docs/*.md", root_dir=ROOT))
+    files += ["README.md"]
+    return files
+
+
+def main():
+    ap = argparse.ArgumentParser(description="check the posts and labs against the code")
+    ap.add_argument("files", nargs="*", help="Markdown files (default: posts, labs, docs, README)")
+    ap.add_argument("--selftest", action="store_true",
+                    help="first check that the checker finds the problems planted in %s" % SELFTEST)
+    ap.add_argument("--run", action="store_true",
+                    help="also run the README's make run and make debug for real")
+    ap.add_argument("--annotate", action="store_true",
+                    help="name the source file of each snippet that is found in the tree")
+    args = ap.parse_args()
+    os.chdir(ROOT)
+    chapters = manifest.load(ROOT)
+    trees = {}
+    passed = failed = 0
+    if args.selftest:
+        wrong = selftest(chapters)
+        for w in wrong:
+            print(w)
+        if wrong:
+            failed += 1
+            print("FAIL  the checker's own test (%s)" % SELFTEST)
+        else:
+            passed += 1
+            print("ok    the checker finds every planted problem (%s)" % SELFTEST)
+    for path in args.files or default_files():
+        try:
+            problems = check_file(path, chapters, trees, args.annotate)
+        except (OSError, derive.DeriveError) as e:
+            print("%s: error: %s" % (path, e))
+            failed += 1
+            continue
+        if problems.items:
+            failed += 1
+            for p in problems.items:
+                print(p)
+            print("FAIL  %s: %d problem(s)" % (path, len(problems.items)))
+        else:
+            passed += 1
+            print("ok    %s" % path)
+    if args.run:
+        scale = float(os.environ.get("FERN_TIMEOUT_SCALE", "1") or 1)
+        for name, problem in run_checks(max(scale, 1.0)):
+            if problem:
+                failed += 1
+                print("FAIL  %s: %s" % (name, problem))
+            else:
+                passed += 1
+                print("ok    %s" % name)
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 and passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -88,6 +88,9 @@ class Run:
         # {command: output} of the Boot's monitor commands.
         self.monitor_output = dict(getattr(machine, "monitor_output", {}))
         self.times = list(machine.line_times)   # when each line ended
+        # The lines of QEMU trace events the Boot enabled (extra=["-trace",
+        # "enable=NAME"]): the devices' side of the story.
+        self.trace = list(getattr(machine, "trace", []))
         self.checks = checks      # shared with the test context
 
     def find(self, pattern):

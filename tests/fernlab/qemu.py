@@ -102,6 +102,7 @@ class Machine:
         self.start_time = None
         self.end_time = None
         self.qemu_log = None
+        self.trace = []            # lines of the enabled trace events, when the run ended
         self._triple_fault = False
         self._cond = threading.Condition()
         self._threads = []
@@ -210,10 +211,18 @@ class Machine:
             self._qmp.close()
             self._qmp = None
         if self._tmpdir:
-            # Keep the one fact we need from QEMU's log, then clean up.
+            # Keep what we need from QEMU's log, then clean up: whether
+            # it says "Triple fault", and the lines of the trace events a
+            # test enabled (`-trace enable=NAME`, e.g. the PIC's port
+            # writes): what the kernel did, as QEMU saw it.
+            events = tuple(w.split("=", 1)[1] + " " for w in self.extra
+                           if w.startswith("enable="))
             try:
                 with open(self.qemu_log, errors="replace") as f:
-                    self._triple_fault = "Triple fault" in f.read()
+                    log = f.read()
+                self._triple_fault = "Triple fault" in log
+                if events:
+                    self.trace = [l for l in log.split("\n") if l.startswith(events)]
             except OSError:
                 self._triple_fault = False
             shutil.rmtree(self._tmpdir, ignore_errors=True)

@@ -329,7 +329,7 @@ course-check:			## prove every snapshot passes, the handout fails cleanly, solut
 check-docs:			## check the posts, labs and docs against the code: snippets, commands, links, run/debug
 	$(Q)$(MAKE) --no-print-directory CHAPTER=1 iso
 	$(Q)$(MAKE) --no-print-directory iso
-	$(Q)$(PYTHON) tools/check_docs.py --selftest --run
+	$(Q)$(PYTHON) tools/check_docs.py --selftest --run --outputs
 
 # ---- everything else --------------------------------------------------------
 

@@ -28,6 +28,18 @@ mark a block):
 3. Links. Every relative link in the posts, labs, docs and the README
    resolves to a file, and an anchor to a heading of it.
 
+4. Outputs. A session block marked ```text run (or ```text run=handout)
+   is run for real with --outputs: its `$ ` commands run one after the other
+   (bash, 90 s each at most) in a fresh copy of the chapter's snapshot; with
+   run=handout, of the cumulative handout that `make handout` writes (every
+   lab stubbed); with run=lab-handout, of lab N's own handout (`make handout
+   LAB=N`: earlier labs solved). The chapter image is built first, and what each prints must match the
+   lines pasted under it. A line `...` stands for any number of lines.
+   Addresses and other 0x numbers, nonces, times and TSC cycle counts are
+   variable everywhere; other numbers are variable in kernel output but
+   must match in the grader's result lines (PASS/FAIL with points, Score,
+   N passed), so a changed message or a changed score fails the check.
+
 With --run, two commands the README promises are also run for real, each
 bounded by a timeout: the quick start's `make run` (with `exit=ready`, so
 that it ends) reaches `fern: ready` and exits 0, and `make debug` attaches
@@ -512,7 +524,7 @@ def check_file(path, chapters, trees, annotate):
                     edits[b.line] = "%s%s %s" % (b.fence_line.split(b.info)[0] if b.info else b.fence_line,
                                                  b.info, found)
             continue
-        cmds = session_commands(b) if b.lang == "" else sh_block_commands(b)
+        cmds = session_commands(b) if b.lang in ("", "text", "console", "output") else sh_block_commands(b)
         for off, cmd in cmds:
             check_command(cmd, path, b.line + off, problems, chapters)
     for ln, line in prose:
@@ -559,6 +571,187 @@ def run_checks(scale):
                         None if ok else "exit status %s; no '#0 kmain (' frame; last lines: %s"
                         % ("timeout" if status is None else status, out.strip().splitlines()[-3:])))
     return results
+
+
+# ---- outputs ----------------------------------------------------------------
+
+# A reader's shell, not the environment of the `make check-docs` that runs
+# this: make passes MAKEFLAGS and MAKELEVEL down, and a make run under them
+# prints "make[1]:" and "Entering directory" lines a reader never sees.
+READER_ENV = {k: v for k, v in os.environ.items()
+              if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES", "MAKE_TERMOUT",
+                           "MAKE_TERMERR")}
+
+GRADE_LINE = re.compile(r"^(PASS|FAIL)\s|^Score:|^\d+ passed, \d+ failed")
+
+
+def normalize(line, loose):
+    """A line of output with its variable parts replaced."""
+    line = line.replace("\r", "").rstrip()
+    line = re.sub(r"\[\d{4,}\]", "[NONCE]", line)
+    line = re.sub(r"nonce=\d+", "nonce=NONCE", line)
+    line = re.sub(r"0x[0-9a-fA-F]+", "0x#", line)
+    line = re.sub(r"\b\d+ cycles\b", "# cycles", line)
+    line = re.sub(r"\b\d+(\.\d+)?\s*(s|ms|us)\b", "# s", line)
+    if loose:
+        line = re.sub(r"\d+", "#", line)
+    return re.sub(r"\s+", " ", line).strip()
+
+
+def line_matches(pasted, actual):
+    if normalize(pasted, False) == normalize(actual, False):
+        return True
+    # Numbers may differ in kernel output (a random selector, a frame
+    # count at another -m), never in the grader's results.
+    return not GRADE_LINE.match(pasted.strip()) and normalize(pasted, True) == normalize(actual, True)
+
+
+def output_matches(pasted, actual):
+    """Whether `actual` (lines) is `pasted` (lines, with `...` for any run
+    of lines). Returns None, or the first pasted line that found no match."""
+    pasted = [l for l in pasted if l.strip()]
+    actual = [l for l in actual if l.strip()]
+    # Cells: (i, j) = pasted[i:] can match actual[j:].
+    memo = {}
+
+    def match(i, j):
+        key = (i, j)
+        if key in memo:
+            return memo[key]
+        if i == len(pasted):
+            ok = j == len(actual)
+        elif pasted[i].strip() in ("...", "…"):
+            ok = any(match(i + 1, k) for k in range(j, len(actual) + 1))
+        else:
+            ok = j < len(actual) and line_matches(pasted[i], actual[j]) and match(i + 1, j + 1)
+        memo[key] = ok
+        return ok
+
+    sys.setrecursionlimit(max(10000, 4 * (len(pasted) + len(actual)) + 100))
+    if match(0, 0):
+        return None
+    # The first pasted line that cannot be placed after the previous ones.
+    j = 0
+    for i, p in enumerate(pasted):
+        if p.strip() in ("...", "…"):
+            continue
+        k = next((k for k in range(j, len(actual)) if line_matches(p, actual[k])), None)
+        if k is None:
+            return p
+        j = k + 1
+    return pasted[-1] if pasted else "(nothing)"
+
+
+def session_steps(block):
+    """[(offset, command, pasted output lines)] of a session block."""
+    steps, cur = [], None
+    i, lines = 0, block.lines
+    while i < len(lines):
+        m = re.match(r"^\s*\$ (.*)$", lines[i])
+        if m:
+            cmd, start = m.group(1), i
+            while cmd.endswith("\\") and i + 1 < len(lines):
+                i += 1
+                cmd = cmd[:-1] + " " + lines[i].strip()
+            cur = [start + 1, cmd, []]
+            steps.append(cur)
+        elif cur is not None:
+            cur[2].append(lines[i])
+        i += 1
+    return steps
+
+
+class Workspace:
+    """Fresh trees to run a block's commands in: the snapshot of a chapter,
+    or the handout of a lab, each made once and copied per block."""
+
+    def __init__(self, tmp, chapters):
+        self.tmp = tmp
+        self.chapters = chapters
+        self.bases = {}
+
+    def base(self, kind, n):
+        key = (kind, n)
+        if key not in self.bases:
+            out = os.path.join(self.tmp, "%s-%d" % (kind, n))
+            if kind == "snapshot":
+                derive.snapshot(n, out, self.chapters)
+            elif kind == "handout":
+                derive.handout(None, out)
+            else:
+                derive.handout(n, out)
+            p = subprocess.run(["make", "-s", "--no-print-directory", "CHAPTER=%d" % n, "iso"],
+                               cwd=out, capture_output=True, text=True, timeout=300)
+            if p.returncode != 0:
+                raise derive.DeriveError("building chapter %d in the %s failed: %s"
+                                         % (n, kind, (p.stdout + p.stderr).strip()[-300:]))
+            self.bases[key] = out
+        return self.bases[key]
+
+    def fresh(self, kind, n, name):
+        base = self.base(kind, n)
+        dst = os.path.join(self.tmp, name)
+        subprocess.run(["cp", "-a", base, dst], check=True)
+        return dst
+
+
+def check_outputs(path, chapters, work, problems, update=False):
+    text = read(path)
+    blocks, _ = parse_blocks(path, text)
+    n = doc_chapter(path, text)
+    ran = 0
+    replacements = []           # (first line index, old count, new lines)
+    for b in blocks:
+        mode = next((a for a in b.attrs if a == "run" or a.startswith("run=")), None)
+        if b.lang != "text" or mode is None:
+            continue
+        if n is None:
+            problems.add(path, b.line, "a ```text run block outside a post or lab: which chapter?")
+            continue
+        kind = {"run": "snapshot", "run=handout": "handout",
+                "run=lab-handout": "lab-handout"}.get(mode)
+        if kind is None:
+            problems.add(path, b.line, "unknown mode %r: run, run=handout or run=lab-handout" % mode)
+            continue
+        try:
+            tree = work.fresh(kind, n, "%s-%d" % (re.sub(r"\W", "_", path), b.line))
+        except (derive.DeriveError, subprocess.SubprocessError, OSError) as e:
+            problems.add(path, b.line, "could not make the tree to run in: %s" % e)
+            continue
+        ran += 1
+        for off, cmd, pasted in session_steps(b):
+            try:
+                p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], cwd=tree, env=READER_ENV,
+                                   stdin=subprocess.DEVNULL, capture_output=True,
+                                   text=True, timeout=90, start_new_session=True,
+                                   errors="replace")
+                out = p.stdout + p.stderr
+            except subprocess.TimeoutExpired:
+                problems.add(path, b.line + off, "`%s` did not finish within 90 s" % cmd)
+                break
+            bad = output_matches(pasted, out.split("\n"))
+            if bad is not None and update and not any(l.strip() in ("...", "…") for l in pasted):
+                # Paste the real output instead (times and nonces included).
+                real = [l.rstrip() for l in out.replace("\r", "").split("\n")]
+                while real and not real[-1]:
+                    real.pop()
+                replacements.append((b.line + off, len(pasted), real))
+                continue
+            if bad is not None:
+                shown = [l for l in out.split("\n") if l.strip()][-6:]
+                problems.add(path, b.line + off,
+                             "the output of `%s` differs: the pasted line %r is not in a real run "
+                             "(last lines: %s)" % (cmd[:70], bad.strip()[:100],
+                                                   " | ".join(l[:80] for l in shown)))
+        subprocess.run(["rm", "-rf", tree])
+    if replacements:
+        lines = text.split("\n")
+        for first, count, new in sorted(replacements, reverse=True):
+            lines[first:first + count] = new
+        with open(os.path.join(ROOT, path), "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+        print("%s: pasted the real output of %d command(s)" % (path, len(replacements)))
+    return ran
 
 
 SELFTEST = "tests/selftest/docs_bad.md"
@@ -611,6 +804,11 @@ def main():
     ap.add_argument("files", nargs="*", help="Markdown files (default: posts, labs, docs, README)")
     ap.add_argument("--selftest", action="store_true",
                     help="first check that the checker finds the problems planted in %s" % SELFTEST)
+    ap.add_argument("--outputs", action="store_true",
+                    help="also run the ```text run blocks and compare their output")
+    ap.add_argument("--update", action="store_true",
+                    help="with --outputs: paste the real output into blocks that differ "
+                    "(those without '...'); read the diff before committing")
     ap.add_argument("--run", action="store_true",
                     help="also run the README's make run and make debug for real")
     ap.add_argument("--annotate", action="store_true",
@@ -645,6 +843,23 @@ def main():
         else:
             passed += 1
             print("ok    %s" % path)
+    if args.outputs:
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="fern-docs-") as tmp:
+            work = Workspace(tmp, chapters)
+            for path in args.files or default_files():
+                problems = Problems()
+                ran = check_outputs(path, chapters, work, problems, args.update)
+                if not ran and not problems.items:
+                    continue
+                for p in problems.items:
+                    print(p)
+                if problems.items:
+                    failed += 1
+                    print("FAIL  outputs of %s: %d problem(s)" % (path, len(problems.items)))
+                else:
+                    passed += 1
+                    print("ok    outputs of %s: %d block(s) run" % (path, ran))
     if args.run:
         scale = float(os.environ.get("FERN_TIMEOUT_SCALE", "1") or 1)
         for name, problem in run_checks(max(scale, 1.0)):

@@ -20,6 +20,7 @@ ch2.srcs := \
 	src/lib/cmdline_test.c \
 	src/boot/multiboot2_test.c \
 	src/console/vga_test.c \
+	src/console/serial_test.c \
 	src/console/panic_test.c
 ch2.tests := tests/ch02_console.py
 ch2.blog := blog/02-console.md

@@ -138,6 +138,57 @@ def vga_greeting(t):
             "the 'memory:' line is on the screen")
 
 
+# COM1's registers (PC16550D datasheet §8.1) as the monitor's `o` and `i`
+# commands reach them from outside the guest.
+COM1 = 0x3f8
+LCR, MCR = COM1 + 3, COM1 + 4
+LCR_DLAB, MCR_LOOP = 0x80, 0x10
+
+
+def port_in(m, port):
+    out = m.monitor("i /b 0x%x" % port)
+    found = re.search(r"=\s*0x([0-9a-f]+)", out)
+    if not found:
+        raise ValueError("the monitor's 'i' printed %r" % out)
+    return int(found.group(1), 16)
+
+
+def port_out(m, port, value):
+    m.monitor("o /b 0x%x 0x%x" % (port, value))
+
+
+@test("boot: programs COM1 itself, whatever the firmware left there", points=0)
+def uart_from_scratch(t):
+    # QEMU starts paused (-S), and before the firmware runs the harness
+    # leaves the UART as an unhelpful firmware might: 9600 baud (divisor
+    # 12), 5 data bits, even parity, 2 stop bits, the divisor latch still
+    # selected (so bytes written to THR change the divisor instead), and
+    # loopback on (so nothing reaches the wire). QEMU's UART ignores the
+    # line format, but not DLAB or loopback: a kernel that trusts this
+    # state is silent. Afterwards the registers must say 115200 8N1.
+    with t.machine(extra=["-S"], monitor=True, timeout=10) as m:
+        port_out(m, LCR, LCR_DLAB)
+        port_out(m, COM1, 12)
+        port_out(m, COM1 + 1, 0)
+        port_out(m, LCR, LCR_DLAB | 0x18 | 0x04)
+        port_out(m, MCR, MCR_LOOP)
+        m.monitor("cont")
+        if not m.wait(r"^fern: ready$"):
+            t.fail("no 'fern: ready' on COM1 after the UART was left at 9600 "
+                   "baud, 5E2, DLAB set, in loopback")
+        t.check(any(re.match(GREETING, l) for l in m.lines()),
+                "the greeting arrived intact")
+        lcr, mcr = port_in(m, LCR), port_in(m, MCR)
+        port_out(m, LCR, lcr | LCR_DLAB)
+        divisor = port_in(m, COM1) | port_in(m, COM1 + 1) << 8
+        port_out(m, LCR, lcr)
+    # 8 data bits (WLS = 11), 1 stop bit, no parity, DLAB clear; and
+    # 1843200 Hz / (16 * 115200 baud) = 1.
+    t.check(lcr == 0x03, "LCR is 0x03 (8N1) after boot (got 0x%02x)" % lcr)
+    t.check(not mcr & MCR_LOOP, "loopback is off after boot (MCR 0x%02x)" % mcr)
+    t.check(divisor == 1, "the divisor is 1 (115200 baud) after boot (got %d)" % divisor)
+
+
 @test("boot: refuses a CPU without long mode, clearly", points=10)
 def no_long_mode(t):
     r = t.boot(NO_LONG_MODE)

@@ -45,12 +45,24 @@ void vga_clear(void);
 
 /**
  * Program COM1 for 115200 baud, 8 data bits, no parity, 1 stop bit, with
- * its FIFOs on and its interrupts off (PC16550D datasheet, §8).
+ * its FIFOs on and its interrupts off (PC16550D datasheet, §8), whatever
+ * state it was left in. A loopback self-test in between checks that a
+ * UART answers; it waits a time (10 ms), not a number of polls, and
+ * loopback is off again when this returns, pass or fail.
  *
  * @return 0, or -1 if no UART answered the loopback test (then output to
  *         COM1 goes nowhere, but nothing hangs).
  */
 int serial_init(void);
+
+/**
+ * For tests: if set, serial_init()'s loopback test reads the line status
+ * (offset 5) and receive (offset 0) registers through this function
+ * instead of from COM1, so that a test can play a UART that QEMU does not
+ * emulate: one slow to loop a byte back, or one that never does. Writes
+ * still go to COM1. NULL (the default) reads the hardware.
+ */
+extern uint8_t (*serial_selftest_in)(uint16_t reg);
 
 /**
  * Take one received byte from COM1 if one is waiting, without blocking.

@@ -72,6 +72,17 @@ static inline void pause(void)
 	__asm__ volatile("pause" : : : "memory");
 }
 
+/**
+ * Wait about a microsecond, the time an I/O write to an unused port takes
+ * on a real PC: old ISA chips like the 8259 need it between two writes,
+ * and serial_init() counts its wait in them before chapter 3 has a timer.
+ * Port 0x80 is where the BIOS writes its POST codes; nothing listens.
+ */
+static inline void io_wait(void)
+{
+	outb(0x80, 0);
+}
+
 #endif
 /** Mask maskable interrupts (clear RFLAGS.IF). */
 static inline void cli(void)
@@ -127,16 +138,6 @@ static inline void irq_restore(uint64_t flags)
 static inline void sti_hlt(void)
 {
 	__asm__ volatile("sti\n\thlt" : : : "memory");
-}
-
-/**
- * Wait about a microsecond, the time an I/O write to an unused port takes
- * on a real PC: old ISA chips like the 8259 need it between two writes.
- * Port 0x80 is where the BIOS writes its POST codes; nothing listens.
- */
-static inline void io_wait(void)
-{
-	outb(0x80, 0);
 }
 
 /** Read CR2: the linear address of the last page fault (SDM vol. 3 §4.7). */

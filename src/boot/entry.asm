@@ -13,8 +13,17 @@
 KERNEL_VMA      equ 0xffffffff80000000
 MB2_BOOT_MAGIC  equ 0x36d76289          ; what a Multiboot2 loader puts in EAX
 
-COM1            equ 0x3f8
-COM1_LSR        equ COM1 + 5
+COM1            equ 0x3f8               ; the first serial port's registers:
+COM1_THR        equ COM1 + 0            ; transmit holding (DLAB = 0)
+COM1_DLL        equ COM1 + 0            ; divisor latch, low byte (DLAB = 1)
+COM1_IER        equ COM1 + 1            ; interrupt enable (DLAB = 0)
+COM1_DLM        equ COM1 + 1            ; divisor latch, high byte (DLAB = 1)
+COM1_LCR        equ COM1 + 3            ; line control
+COM1_MCR        equ COM1 + 4            ; modem control
+COM1_LSR        equ COM1 + 5            ; line status
+LCR_8N1         equ 0x03                ; 8 data bits, no parity, 1 stop bit
+LCR_DLAB        equ 0x80                ; divisor latch access bit
+MCR_DTR_RTS     equ 0x03                ; the lines a terminal expects; no loopback
 LSR_THR_EMPTY   equ 0x20
 VGA_TEXT        equ 0xb8000
 
@@ -59,6 +68,7 @@ _start:
 	xor eax, eax
 	rep stosd
 	mov esp, boot_stack_top - KERNEL_VMA
+	call setup_com1
 
 	cmp dword [boot_magic - KERNEL_VMA], MB2_BOOT_MAGIC
 	mov esi, msg_no_multiboot
@@ -159,6 +169,33 @@ setup_boot_page_tables:
 	mov dword [boot_pt - KERNEL_VMA + eax * 8], 0
 	ret
 
+; Program COM1 before the first byte goes out, boot_fail's included: 115200
+; baud, 8 data bits, no parity, one stop bit ("8N1"), interrupts off,
+; loopback off (PC16550D datasheet §8). Nothing promises that the firmware
+; did it: QEMU's UART comes out of reset with 5 data bits at 9600 baud, and
+; QEMU ignores both, but a real UART would send every byte cut to 5 bits.
+; The baud rate divisor hides behind THR and IER while LCR.DLAB is set.
+setup_com1:
+	mov dx, COM1_IER
+	mov al, 0
+	out dx, al
+	mov dx, COM1_LCR
+	mov al, LCR_DLAB
+	out dx, al
+	mov dx, COM1_DLL
+	mov al, 1                       ; divisor 1: 115200 / 1 baud
+	out dx, al
+	mov dx, COM1_DLM
+	mov al, 0
+	out dx, al
+	mov dx, COM1_LCR
+	mov al, LCR_8N1                 ; and DLAB off again
+	out dx, al
+	mov dx, COM1_MCR
+	mov al, MCR_DTR_RTS
+	out dx, al
+	ret
+
 ; Report a boot failure on COM1 and on the first VGA line, then stop.
 ; ESI holds the NUL-terminated message. No C, no stack beyond this frame.
 boot_fail:
@@ -173,7 +210,7 @@ boot_fail:
 	in al, dx
 	test al, LSR_THR_EMPTY
 	jz .wait_thr
-	mov dx, COM1
+	mov dx, COM1_THR
 	mov al, cl
 	out dx, al
 	mov ah, 0x4f                    ; white on red
@@ -182,7 +219,7 @@ boot_fail:
 	inc ebx
 	jmp .next_char
 .done:
-	mov dx, COM1
+	mov dx, COM1_THR
 	mov al, 10
 	out dx, al
 .halt:

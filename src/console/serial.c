@@ -47,9 +47,9 @@
 #endif
 
 /*
- * Wait for the transmit holding register to be empty, then write. The
- * firmware leaves COM1 set up well enough that this works from the first
- * instruction; chapter 2 programs the UART properly.
+ * Wait for the transmit holding register to be empty, then write. The line
+ * itself (115200 baud, 8N1) was programmed by entry.asm before the first
+ * byte; chapter 2 programs the rest of the UART.
  */
 void serial_putc(char c)
 {
@@ -60,14 +60,56 @@ void serial_putc(char c)
 #if FERN_CHAPTER >= 2
 
 /*
- * Program the UART from scratch instead of trusting what the firmware
- * left: interrupts off (chapter 3 turns on the receive interrupt), the
- * baud rate divisor, the frame format, the FIFOs, and the modem control
- * lines. In between, a loopback test checks that a UART is there at all.
+ * How long the loopback test waits for its byte, in microseconds. A real
+ * 16550 shifts a looped-back byte through its transmitter and receiver
+ * like any other, so it comes back one character time later: 10 bits
+ * (start, 8 data, stop) at 115200 baud take 87 us. We allow over a hundred
+ * character times; only a UART that is not there or broken waits it out,
+ * once, at boot. There is no timer before chapter 3, so the microseconds
+ * are io_wait()s: about 1 us each on a PC, less under QEMU.
+ */
+#define LOOPBACK_WAIT_US	10000
+#define LOOPBACK_BYTE		0xae
+
+uint8_t (*serial_selftest_in)(uint16_t reg);
+
+/* Read a UART register for the self-test: the hardware, or a test's stand-in. */
+static uint8_t selftest_in(uint16_t reg)
+{
+	if (serial_selftest_in)
+		return serial_selftest_in(reg);
+	return inb(COM1_PORT + reg);
+}
+
+/*
+ * In loopback mode what we transmit comes straight back to the receiver
+ * and nothing leaves on the wire (§8.6, MCR bit 4). If the byte does not
+ * come back within LOOPBACK_WAIT_US, there is no working UART here. The
+ * caller must turn loopback off again, whatever this returns.
+ */
+static int loopback_test(void)
+{
+	outb(COM1_PORT + UART_MCR, MCR_LOOP | MCR_RTS | MCR_OUT1 | MCR_OUT2);
+	outb(COM1_PORT + UART_THR, LOOPBACK_BYTE);
+	for (int us = 0; !(selftest_in(UART_LSR) & LSR_DR); us++) {
+		if (us == LOOPBACK_WAIT_US)
+			return -1;
+		io_wait();
+	}
+	return selftest_in(UART_RBR) == LOOPBACK_BYTE ? 0 : -1;
+}
+
+/*
+ * Program the UART from scratch instead of trusting what the firmware (or
+ * anyone before us) left: interrupts off (chapter 3 turns on the receive
+ * interrupt), the baud rate divisor, the frame format, the FIFOs, a
+ * loopback test that checks that a UART is there at all, and the modem
+ * control lines. Safe to call again: it writes every register it needs.
  */
 int serial_init(void)
 {
 	uint16_t divisor = UART_BASE_BAUD / SERIAL_BAUD;
+	int found;
 
 	outb(COM1_PORT + UART_IER, 0);
 
@@ -81,23 +123,18 @@ int serial_init(void)
 	outb(COM1_PORT + UART_FCR, FCR_FIFO_ENABLE | FCR_RCVR_RESET |
 				   FCR_XMIT_RESET | FCR_TRIGGER_14);
 
-	/*
-	 * In loopback mode what we transmit comes straight back to the
-	 * receiver and nothing leaves on the wire (§8.6, MCR bit 4). If
-	 * the byte does not come back, there is no working UART here.
-	 */
-	outb(COM1_PORT + UART_MCR, MCR_LOOP | MCR_RTS | MCR_OUT1 | MCR_OUT2);
-	outb(COM1_PORT + UART_THR, 0xae);
-	for (int tries = 0; !(inb(COM1_PORT + UART_LSR) & LSR_DR); tries++) {
-		if (tries == 1000)
-			return -1;
-	}
-	if (inb(COM1_PORT + UART_RBR) != 0xae)
-		return -1;
+	found = loopback_test();
 
-	/* Normal operation, with the lines a terminal expects. */
+	/*
+	 * Normal operation, with the lines a terminal expects, even if the
+	 * test failed: left in loopback, the UART would keep everything we
+	 * send to itself. A byte that came back after we gave up must not
+	 * reach the reader: empty the receive FIFO once more.
+	 */
 	outb(COM1_PORT + UART_MCR, MCR_DTR | MCR_RTS | MCR_OUT2);
-	return 0;
+	outb(COM1_PORT + UART_FCR, FCR_FIFO_ENABLE | FCR_RCVR_RESET |
+				   FCR_TRIGGER_14);
+	return found;
 }
 
 /*

@@ -11,19 +11,27 @@
 #include <fern/cpu.h>
 #include <fern/drivers.h>
 
-static void serial_interrupt(unsigned int irq)
+/*
+ * Whether COM1 asked is whether a byte waits: the receive interrupt is the
+ * only one this driver turns on.
+ */
+static enum irq_result serial_interrupt(void *ctx)
 {
+	enum irq_result result = IRQ_NONE;
 	int c;
 
-	(void)irq;
+	(void)ctx;
 	/* Reading the last byte is what makes the UART drop its request. */
-	while ((c = serial_try_getc()) >= 0)
+	while ((c = serial_try_getc()) >= 0) {
 		console_input_push((char)c);
+		result = IRQ_HANDLED;
+	}
+	return result;
 }
 
 void serial_irq_init(void)
 {
-	irq_register(IRQ_COM1, serial_interrupt, "com1");
+	irq_register(IRQ_COM1, serial_interrupt, NULL, "com1");
 	serial_enable_rx_interrupt();
 	console_input_irq_on();
 }

@@ -7,6 +7,7 @@
  */
 #include <fern/console.h>
 #include <fern/cpu.h>
+#include <fern/init.h>
 #include <fern/x86.h>
 
 static bool irqs_enabled;
@@ -43,6 +44,13 @@ int interrupts_init(void)
 		IDT_ENTRIES, IRQ_VECTOR_BASE, IRQ_VECTOR_BASE + NR_IRQS - 1, TIMER_HZ);
 	return 0;
 }
+
+static int cpu_start(const struct boot_info *info)
+{
+	(void)info;
+	return interrupts_init();
+}
+INITCALL(INIT_CPU, cpu_start);
 
 bool interrupts_on(void)
 {

@@ -17,6 +17,7 @@
 #include <fern/console.h>
 #include <fern/cpu.h>
 #include <fern/drivers.h>
+#include <fern/init.h>
 #include <fern/x86.h>
 
 #define PS2_DATA		0x60
@@ -210,3 +211,10 @@ no_controller:
 	kprintf("keyboard: no PS/2 controller answers; no keyboard input\n");
 	return -1;
 }
+
+static int keyboard_start(const struct boot_info *info)
+{
+	(void)info;
+	return keyboard_init();
+}
+INITCALL(INIT_DRIVERS, keyboard_start);

@@ -10,6 +10,7 @@
 #include <fern/console.h>
 #include <fern/cpu.h>
 #include <fern/drivers.h>
+#include <fern/init.h>
 
 /*
  * Whether COM1 asked is whether a byte waits: the receive interrupt is the
@@ -35,3 +36,11 @@ void serial_irq_init(void)
 	serial_enable_rx_interrupt();
 	console_input_irq_on();
 }
+
+static int serial_irq_start(const struct boot_info *info)
+{
+	(void)info;
+	serial_irq_init();
+	return 0;
+}
+INITCALL(INIT_DRIVERS, serial_irq_start);

@@ -18,6 +18,7 @@ ch3.srcs := \
 	src/cpu/pic.c \
 	src/cpu/pit.c \
 	src/cpu/irq.c \
+	src/cpu/interrupts.c \
 	src/drivers/keyboard.c \
 	src/drivers/serial_irq.c \
 	src/cpu/gdt_test.c \

@@ -196,7 +196,8 @@ def double_fault(t):
 
 
 IRQ_SUITE_REGISTERS = ["irq: registers"]
-IRQ_SUITE_REST = ["irq: the timer", "irq: spurious", "irq: a line", "irq: sleep_ms"]
+IRQ_SUITE_REST = ["irq: the timer", "irq: spurious", "irq: a line", "irq: a shared line",
+                  "irq: sleep_ms"]
 
 
 @test("interrupts: registers and flags survive timer interrupts", points=6)
@@ -392,7 +393,7 @@ def irq_counts(m, t, n):
         t.fail("the kernel says: %s" % got.string[:160])
     counts = {}
     for line in m.lines()[mark:]:
-        got = re.match(r"^irq (\d+) \((.*)\): (\d+)$", line)
+        got = re.match(r"^irq (\d+) \((.*)\): (\d+)(, \d+ unclaimed)?$", line)
         if got:
             counts[int(got.group(1))] = int(got.group(3))
     return counts

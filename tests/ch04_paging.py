@@ -14,7 +14,7 @@ import os
 import re
 import struct
 
-from fernlab import Boot, EXIT_FAILURE, test
+from fernlab import Boot, EXIT_FAILURE, EXIT_SUCCESS, test
 from fernlab.ktap import check_suites
 
 # Four sizes of -m, two of them in boots that other tests need anyway: the
@@ -332,3 +332,20 @@ def fault_stack_overflow(t):
         r.expect(r"^  address: 0x%016x is the guard page below the boot stack: "
                  r"a stack overflow$" % addr, "the report calls it a stack overflow")
     r.expect_exit(EXIT_FAILURE)
+
+
+# A CPU without the NX bit cannot give the kernel W^X, and fern does not
+# run paging without it: memory management says why and does not start,
+# and the boot carries on to 'fern: ready' on the boot page tables, with
+# nothing built on top of memory management (the heap, from chapter 5).
+NO_NX = Boot(cmdline="exit=ready", extra=["-cpu", "qemu64,-nx"])
+
+
+@test("paging: a CPU without NX: memory management says so and does not start", points=0)
+def no_nx(t):
+    r = t.boot(NO_NX)
+    r.expect(r"^mm: error: this CPU has no NX bit .*; keeping the boot page tables$")
+    r.forbid(r"^mm: kernel remapped", "no remap without NX")
+    r.forbid(r"^exception: ", "no exception")
+    r.expect(r"^fern: ready$")
+    r.expect_exit(EXIT_SUCCESS)

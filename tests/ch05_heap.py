@@ -136,3 +136,19 @@ def heap_command(t):
     t.check(allocs - frees == blocks, "allocations - frees = live blocks (%d - %d vs %d)"
             % (allocs, frees, blocks))
     t.check(below >= in_use, "the heap below the break holds the bytes in use")
+
+
+# Without NX, memory management does not start (tests/ch04_paging.py), so
+# the heap, which needs it, must not start on the boot page tables either.
+NO_NX = Boot(cmdline="exit=ready", extra=["-cpu", "qemu64,-nx"])
+
+
+@test("heap: on a CPU without NX the heap is not started, and the boot goes on", points=0)
+def no_nx(t):
+    r = t.boot(NO_NX)
+    r.expect(r"^mm: error: this CPU has no NX bit ")
+    r.expect(r"^init: heap: not started: it needs mm, which did not start$")
+    r.forbid(r"^heap: \d+ GiB of address space", "the heap did not start")
+    r.forbid(r"^exception: ", "no exception")
+    r.expect(r"^fern: ready$")
+    r.expect_exit(EXIT_SUCCESS)

@@ -274,55 +274,101 @@ void exception_set_address_explainer(void (*fn)(uintptr_t addr));
 /** @} */
 
 /**
- * Program both PICs to deliver IRQ 0-15 as vectors 32-47 and mask every
- * line.
+ * An interrupt controller, as the IRQ layer sees it: the four things it
+ * asks of one. Chapter 3's is the pair of 8259 PICs (pic.c); an IOAPIC or
+ * MSI later is another struct irq_chip in a file of its own, and nothing
+ * above irq.c changes.
+ */
+struct irq_chip {
+	const char *name;			/**< for the `interrupts:` line */
+	void (*mask)(unsigned int irq);		/**< stop line @p irq */
+	void (*unmask)(unsigned int irq);	/**< let line @p irq interrupt */
+	void (*eoi)(unsigned int irq);		/**< line @p irq was handled */
+	/** Whether IRQ @p irq that just arrived did not really happen. */
+	bool (*spurious)(unsigned int irq);
+	bool (*masked)(unsigned int irq);	/**< whether @p irq is masked */
+};
+
+/**
+ * Make @p chip the controller that irq.c masks, unmasks and acknowledges
+ * lines with, and unmask the lines that already have handlers.
+ */
+void irq_set_chip(const struct irq_chip *chip);
+
+/**
+ * Program both PICs to deliver IRQ 0-15 as vectors 32-47, mask every
+ * line, and make them the IRQ layer's controller (irq_set_chip()).
  *
  * @return 0, or -1 if the PICs could not be remapped: they then still
  *         use the BIOS's vectors, which collide with exceptions, so their
- *         lines must stay masked.
+ *         lines stay masked and they are not made the controller.
  */
 int pic_init(void);
 
-/** Stop IRQ line @p irq (0-15) from interrupting. */
-void pic_mask(unsigned int irq);
-
-/** Let IRQ line @p irq interrupt (and the cascade line, for 8-15). */
-void pic_unmask(unsigned int irq);
-
-/** The mask of all 16 lines: bit n set means IRQ n is masked. */
+/** The PICs' mask of all 16 lines, read back: bit n set means IRQ n is masked. */
 uint16_t pic_get_mask(void);
 
-/** Tell the PIC(s) that IRQ @p irq has been handled (end of interrupt). */
-void pic_eoi(unsigned int irq);
+/** What an IRQ handler answers: was its device the one asking? */
+enum irq_result {
+	IRQ_NONE = 0,		/**< not mine: my device was not asking */
+	IRQ_HANDLED = 1,	/**< mine, and acknowledged at the device */
+};
 
 /**
- * Whether IRQ 7 or 15 that just arrived is spurious: the PIC signalled it
- * but no line was really asking, so its in-service bit is clear. A
- * spurious IRQ 7 needs no EOI; for a spurious 15 this sends the one the
- * master needs (it did see a real IRQ 2 from the slave). False for other
- * lines.
+ * An IRQ handler: runs with interrupts off, with the @p ctx it was
+ * registered with (its device). Several devices can share one line (PCI
+ * devices do), so a handler first asks its device whether it interrupted,
+ * and answers IRQ_NONE if not.
  */
-bool pic_spurious(unsigned int irq);
+typedef enum irq_result (*irq_handler_fn)(void *ctx);
 
-/** An IRQ handler: runs with interrupts off; @p irq is its line. */
-typedef void (*irq_handler_fn)(unsigned int irq);
+/** Handlers one IRQ line can have: a static table, no allocator needed. */
+#define IRQ_HANDLERS_PER_LINE	4
 
 /**
- * Make @p fn the handler of IRQ line @p irq, named @p name (for `irqs`),
- * and unmask the line. A NULL @p fn removes the handler and masks it.
+ * Add @p fn, with @p ctx, to the handlers of IRQ line @p irq, named
+ * @p name (for `irqs`), and unmask the line. Handlers already there stay:
+ * when the line interrupts, every handler runs.
  *
- * @return the handler it replaces, or NULL.
+ * @return 0; -EINVAL for a line past 15 or a NULL @p fn; -EEXIST if
+ *         @p fn with @p ctx is already there; -ENOSPC if the line has
+ *         IRQ_HANDLERS_PER_LINE handlers.
  */
-irq_handler_fn irq_register(unsigned int irq, irq_handler_fn fn, const char *name);
+int irq_register(unsigned int irq, irq_handler_fn fn, void *ctx, const char *name);
 
 /**
- * Handle IRQ @p irq: drop it if it is spurious, else count it, run its
- * handler and acknowledge it at the PIC. Called by trap_dispatch().
+ * Remove @p fn with @p ctx from IRQ line @p irq; the last handler to go
+ * masks the line.
+ *
+ * @return 0, or -ENOENT if it was not there.
+ */
+int irq_unregister(unsigned int irq, irq_handler_fn fn, void *ctx);
+
+/**
+ * Handle IRQ @p irq: drop it if it is spurious, else count it, run every
+ * handler of its line and acknowledge it at the controller. Called by
+ * trap_dispatch().
  */
 void irq_dispatch(unsigned int irq);
 
+/** Mask line @p irq at the controller (nothing before there is one). */
+void irq_mask(unsigned int irq);
+
+/** Acknowledge line @p irq at the controller (end of interrupt). */
+void irq_eoi(unsigned int irq);
+
+/** Whether line @p irq is masked (true before there is a controller). */
+bool irq_masked(unsigned int irq);
+
 /** How many interrupts IRQ line @p irq has delivered (spurious ones not). */
 uint64_t irq_count(unsigned int irq);
+
+/**
+ * How many interrupts of IRQ line @p irq no handler claimed: every
+ * handler answered IRQ_NONE. A few are normal on a shared line; a count
+ * that grows with the line's means a device nobody drives is asking.
+ */
+uint64_t irq_unclaimed_count(unsigned int irq);
 
 /** How many spurious interrupts arrived as IRQ @p irq (7 or 15). */
 uint64_t irq_spurious_count(unsigned int irq);

@@ -16,5 +16,7 @@
 #define EEXIST	17
 /** An invalid argument: a misaligned address, a zero size. */
 #define EINVAL	22
+/** No space left: a fixed-size table is full. */
+#define ENOSPC	28
 
 #endif

@@ -248,8 +248,9 @@ void kheap_stats(struct heap_stats *out);
 struct heap *kheap(void);
 
 /**
- * Set up the kernel heap in its virtual range. kmain calls it once paging
- * (chapter 4) is up, before anything allocates.
+ * Set up the kernel heap in its virtual range. It runs at init level
+ * INIT_HEAP, after paging (chapter 4) is up and before anything allocates,
+ * and not at all if paging could not start.
  *
  * @return 0, or a negative number if the heap could not be set up.
  */

@@ -158,16 +158,19 @@ bool ktest_check_streq(struct ktest_ctx *ktest, const char *a, const char *b,
 void ktest_checkpoint(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
+/** What ktest_main() found: whether tests ran, and how they went. */
+enum ktest_result {
+	KTEST_NOT_ASKED,	/**< no `test=` option: nothing ran */
+	KTEST_PASSED,		/**< every selected case passed (or `test=list`) */
+	KTEST_FAILED,		/**< a case failed, or the selection was wrong */
+};
+
 /**
- * Run the tests that the `test=` option of @p cmdline selects, print the
- * results, and end the run: leave QEMU with success if every case passed
- * and failure otherwise, or, with the option `idle=1`, halt so that the
- * harness can inspect the machine (the VGA screen, say).
- *
- * Returns at once if there is no `test=` option, and after the tests if
- * the command line also has `shell`, so that kmain can start the shell.
+ * Run the tests that the `test=` option of @p cmdline selects and print
+ * the results. It does not decide how the boot ends: kmain does, from the
+ * result (exit with it, or idle with `idle=1`, or start the shell).
  * `test=NAME` with no suite NAME prints a KTAP "Bail out!" and fails.
  */
-void ktest_main(const char *cmdline);
+enum ktest_result ktest_main(const char *cmdline);
 
 #endif

@@ -258,10 +258,15 @@ pte_t *vm_active(void);
  * with EFER.NXE and CR0.WP on, and switch to them: the boot page tables
  * and their identity map are gone after this. Prints two lines.
  *
- * If a step fails (no frames, or page tables that would not work), it says
- * why and keeps the boot page tables, so the kernel still comes up.
+ * If a step fails (a CPU without NX, no frames, page tables that would not
+ * work), it says why and keeps the boot page tables, and returns the
+ * error: memory management has not started, so nothing that needs it (the
+ * heap) starts on it. A CPU without NX is not supported from chapter 4
+ * on: W^X needs it.
+ *
+ * @return 0, or a negative error number.
  */
-void mm_init(const struct boot_info *info);
+int mm_init(const struct boot_info *info);
 
 /** Whether mm_init() switched to the kernel's own page tables. */
 bool mm_remapped(void);

@@ -47,7 +47,8 @@ struct kcmd {
 
 /**
  * Read commands from the console and run them, forever (the `exit`
- * command leaves QEMU).
+ * command leaves QEMU). kmain runs it as the boot's idle work when the
+ * command line has `shell`.
  */
 __attribute__((noreturn)) void shell_run(void);
 

@@ -1,27 +1,93 @@
 /*
- * kmain: the first C function, and the place where each chapter plugs in
- * its initialisation. Read it top to bottom: it is the boot sequence.
+ * kmain: the first C function, and the boot sequence. Read it top to
+ * bottom.
+ *
+ * Each chapter adds its initialisation by declaring an init call in its
+ * own file (INITCALL(), init.h), not by editing this one: kmain runs the
+ * levels below in order, and a level whose calls failed, or whose needs
+ * did not start, leaves everything that needs it unstarted. Then kmain
+ * alone decides how the boot ends: the tests' status, the shell, or idle.
  */
 #include <fern/boot.h>
 #include <fern/cmdline.h>
 #include <fern/console.h>
 #include <fern/exit.h>
+#include <fern/init.h>
 #if FERN_CHAPTER >= 2
 #include <fern/ktest.h>
 #include <fern/shell.h>
 #endif
 #if FERN_CHAPTER >= 3
 #include <fern/cpu.h>
-#include <fern/drivers.h>
-#endif
-#if FERN_CHAPTER >= 4
-#include <fern/mm.h>
-#endif
-#if FERN_CHAPTER >= 5
-#include <fern/heap.h>
 #endif
 #include <fern/string.h>
 #include <fern/x86.h>
+
+#define LEVEL(l)	(1U << (l))
+
+/*
+ * The init levels, in the order they run, and what each needs to have
+ * started. A level with no init call in this chapter starts trivially.
+ *
+ *   cpu      (chapter 3) the GDT, TSS and IDT, so that a fault is reported
+ *            instead of resetting the machine; the PIC and the timer;
+ *            interrupts on. Runs before the boot information is read.
+ *   drivers  (chapter 3) input by interrupt: the PS/2 keyboard, COM1.
+ *   mm       (chapter 4) frames from the memory map, the kernel's own page
+ *            tables (W^X, a direct map of RAM, guard pages).
+ *   heap     (chapter 5) kmalloc, in a range of its own, mapped on demand.
+ *   devices  (chapter 6) PCI devices, each matched to its driver.
+ *   net      (chapter 7) the network stack on the devices.
+ *   app      (chapter 8) the application on the network.
+ */
+static const struct {
+	const char *name;
+	unsigned int needs;
+} levels[INIT_LEVELS] = {
+	[INIT_CPU] = { "cpu", 0 },
+	[INIT_DRIVERS] = { "drivers", LEVEL(INIT_CPU) },
+	[INIT_MM] = { "mm", 0 },
+	[INIT_HEAP] = { "heap", LEVEL(INIT_MM) },
+	[INIT_DEVICES] = { "devices", LEVEL(INIT_CPU) | LEVEL(INIT_HEAP) },
+	[INIT_NET] = { "net", LEVEL(INIT_DEVICES) },
+	[INIT_APP] = { "app", LEVEL(INIT_NET) },
+};
+
+extern const struct initcall __initcalls_start[], __initcalls_end[];
+
+/* The levels that have started. */
+static unsigned int started;
+
+/*
+ * Run the init calls of @level, unless a level it needs has not started:
+ * then say so and run none. The level has started if every call returned
+ * 0. A level with calls is a boot phase of its own (`bench`).
+ */
+static void run_level(enum init_level level, const struct boot_info *info)
+{
+	unsigned int missing = levels[level].needs & ~started;
+	bool ok = true, ran = false;
+	const struct initcall *c;
+
+	for (c = __initcalls_start; c < __initcalls_end; c++)
+		ran |= c->level == level;
+	if (ran && missing) {
+		for (int l = 0; l < INIT_LEVELS; l++) {
+			if (missing & LEVEL(l))
+				kprintf("init: %s: not started: it needs %s, which did not start\n",
+					levels[level].name, levels[l].name);
+		}
+		return;
+	}
+	for (c = __initcalls_start; c < __initcalls_end; c++) {
+		if (c->level == level && c->fn(info) != 0)
+			ok = false;
+	}
+	if (ok && !missing)
+		started |= LEVEL(level);
+	if (ran)
+		boot_phase(levels[level].name);
+}
 
 /* GRUB's command line followed by the options QEMU passed through fw_cfg. */
 static char cmdline[2 * BOOT_CMDLINE_MAX];
@@ -56,6 +122,37 @@ static void assemble_cmdline(const struct boot_info *info)
 	cmdline[len] = '\0';
 }
 
+/*
+ * How the boot ends, decided here alone. `test=...` runs in-kernel tests,
+ * whose result is the exit status (so the harness reads it), unless
+ * `idle=1` asks to halt so the harness can inspect the machine, or
+ * `shell` asks for the shell after them. The shell is the idle work of a
+ * boot that asks for it; `exit=ready` ends the run instead of idling.
+ */
+static __attribute__((noreturn)) void boot_end(void)
+{
+	bool shell = cmdline_get(cmdline, "shell", NULL, 0);
+#if FERN_CHAPTER >= 2
+	enum ktest_result tests = ktest_main(cmdline);
+
+	if (tests != KTEST_NOT_ASKED && cmdline_is(cmdline, "idle", "1"))
+		halt_forever();
+	if (tests != KTEST_NOT_ASKED && !shell)
+		machine_exit(tests == KTEST_PASSED);
+	if (shell)
+		shell_run();
+#endif
+	(void)shell;
+	/* A benchmark or a test may ask for the run to end here. */
+	if (cmdline_is(cmdline, "exit", "ready"))
+		machine_exit(true);
+#if FERN_CHAPTER >= 3
+	idle_forever();
+#else
+	halt_forever();
+#endif
+}
+
 void kmain(uint32_t magic, uint32_t mbi_phys)
 {
 	static struct boot_info info;
@@ -64,19 +161,8 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	console_init();
 	kprintf("fern: hello from 64-bit long mode (chapter %d)\n", FERN_CHAPTER);
 	boot_phase("console");
-#if FERN_CHAPTER >= 3
-
-	/*
-	 * Chapter 3: the CPU's tables, so that from here on a fault is
-	 * reported instead of resetting the machine; then the interrupt
-	 * controller and the timer, interrupts on, and the input devices.
-	 */
-	if (interrupts_init() == 0) {
-		keyboard_init();
-		serial_irq_init();
-	}
-	boot_phase("interrupts");
-#endif
+	run_level(INIT_CPU, &info);
+	run_level(INIT_DRIVERS, &info);
 
 	if (magic != MB2_BOOT_MAGIC) {
 		kprintf("boot: error: bad Multiboot2 magic 0x%x\n", magic);
@@ -86,47 +172,15 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	boot_info_print(&info);
 	boot_phase("multiboot");
 	assemble_cmdline(&info);
+	info.cmdline = cmdline;
 	boot_phase("cmdline");
-#if FERN_CHAPTER >= 4
 
-	/*
-	 * Chapter 4: frames from the memory map, then the kernel's own page
-	 * tables (W^X, a direct map of RAM, guard pages, no identity map).
-	 * `mm=verbose` also prints the layout.
-	 */
-	mm_init(&info);
-	if (cmdline_is(cmdline, "mm", "verbose"))
-		mm_print_layout();
-	boot_phase("mm");
-#endif
-#if FERN_CHAPTER >= 5
-
-	/*
-	 * Chapter 5: the heap, in a range of its own; its pages are mapped
-	 * as it grows, so this maps nothing yet.
-	 */
-	kheap_init();
-	boot_phase("heap");
-#endif
+	for (enum init_level l = INIT_MM; l < INIT_LEVELS; l++)
+		run_level(l, &info);
 
 	/* `bench`: say where the time went, for `make bench`. */
 	if (cmdline_is(cmdline, "bench", ""))
 		boot_phases_print();
 	kprintf("fern: ready\n");
-#if FERN_CHAPTER >= 2
-
-	/* `test=...` runs in-kernel tests; `shell` reads commands on COM1. */
-	ktest_main(cmdline);
-	if (cmdline_get(cmdline, "shell", NULL, 0))
-		shell_run();
-#endif
-
-	/* A benchmark or a test may ask for the run to end here. */
-	if (cmdline_is(cmdline, "exit", "ready"))
-		machine_exit(true);
-#if FERN_CHAPTER >= 3
-	idle_forever();
-#else
-	halt_forever();
-#endif
+	boot_end();
 }

@@ -48,6 +48,14 @@ SECTIONS
 	.rodata : AT(ADDR(.rodata) - KERNEL_VMA) {
 		__rodata_start = .;
 		*(.rodata .rodata.*)
+		/*
+		 * The init calls of INITCALL() (init.h), which kmain runs by
+		 * level: each chapter adds its own by declaring it.
+		 */
+		. = ALIGN(8);
+		__initcalls_start = .;
+		KEEP(*(.initcalls))
+		__initcalls_end = .;
 #if FERN_CHAPTER >= 2
 		/*
 		 * Tables that code adds to by declaration: the tests of

@@ -9,7 +9,6 @@
  */
 #include <fern/cmdline.h>
 #include <fern/console.h>
-#include <fern/exit.h>
 #include <fern/ktest.h>
 #include <fern/string.h>
 #include <fern/x86.h>
@@ -227,13 +226,13 @@ static int run_cases(const char *list)
 	return failed;
 }
 
-void ktest_main(const char *cmdline)
+enum ktest_result ktest_main(const char *cmdline)
 {
 	char list[KTEST_SELECTION_MAX];
 	int failed = 0;
 
 	if (!cmdline_get(cmdline, "test", list, sizeof(list)))
-		return;
+		return KTEST_NOT_ASKED;
 	if (!cmdline_get(cmdline, "nonce", nonce, sizeof(nonce)))
 		nonce[0] = '\0';
 
@@ -247,7 +246,7 @@ void ktest_main(const char *cmdline)
 			"'make CHAPTER=N' or 'make KTESTS=1' builds them in\n",
 			FERN_KTESTS);
 		kprintf("Bail out!\n");
-		machine_exit(false);
+		return KTEST_FAILED;
 	}
 
 	if (strcmp(list, "list") == 0) {
@@ -258,14 +257,9 @@ void ktest_main(const char *cmdline)
 			kprintf("# error: test= names no suite\n");
 		if (!list[0] || !for_each_name(list, check_name)) {
 			kprintf("Bail out!\n");
-			machine_exit(false);
+			return KTEST_FAILED;
 		}
 		failed = run_cases(list);
 	}
-
-	if (cmdline_is(cmdline, "idle", "1"))
-		halt_forever();
-	if (cmdline_get(cmdline, "shell", NULL, 0))
-		return;
-	machine_exit(failed == 0);
+	return failed ? KTEST_FAILED : KTEST_PASSED;
 }

@@ -8,6 +8,7 @@
  */
 #include <fern/console.h>
 #include <fern/cpu.h>
+#include <fern/errno.h>
 #include <fern/ktest.h>
 #include <fern/x86.h>
 
@@ -175,13 +176,29 @@ KTEST(irq, "spurious IRQs 7 and 15 are counted and reach no handler")
 	KTEST_EXPECT(wait_ticks(2));
 }
 
-static void dummy_handler(unsigned int irq)
+/*
+ * Two pretend devices on one line, each with its own context: a count of
+ * the times its handler ran, and whether it claims the interrupt.
+ */
+struct fake_device {
+	int runs;
+	bool asking;
+};
+
+static enum irq_result fake_interrupt(void *ctx)
 {
-	(void)irq;
+	struct fake_device *dev = ctx;
+
+	dev->runs++;
+	return dev->asking ? IRQ_HANDLED : IRQ_NONE;
 }
+
+/* A line no device of QEMU's PC uses: COM2's. */
+#define IRQ_TEST_LINE	3
 
 KTEST(irq, "a line stays masked until a driver registers its handler")
 {
+	struct fake_device dev = { 0, true };
 	uint16_t mask;
 
 	if (!timer_works(ktest))
@@ -194,10 +211,58 @@ KTEST(irq, "a line stays masked until a driver registers its handler")
 	mask = pic_get_mask();
 	KTEST_EXPECT_EQ(mask, 0xffff & ~(1 << IRQ_TIMER | 1 << IRQ_KEYBOARD | 1 << IRQ_COM1));
 
-	KTEST_EXPECT(irq_register(3, dummy_handler, "test") == NULL);
-	KTEST_EXPECT_EQ(pic_get_mask() & (1 << 3), 0);
-	KTEST_EXPECT(irq_register(3, NULL, NULL) == dummy_handler);
-	KTEST_EXPECT_EQ(pic_get_mask() & (1 << 3), 1 << 3);
+	KTEST_EXPECT_EQ(irq_register(IRQ_TEST_LINE, fake_interrupt, &dev, "test"), 0);
+	KTEST_EXPECT_EQ(pic_get_mask() & (1 << IRQ_TEST_LINE), 0);
+	KTEST_EXPECT_EQ(irq_register(IRQ_TEST_LINE, fake_interrupt, &dev, "test"), -EEXIST);
+	KTEST_EXPECT_EQ(irq_unregister(IRQ_TEST_LINE, fake_interrupt, &dev), 0);
+	KTEST_EXPECT_EQ(pic_get_mask() & (1 << IRQ_TEST_LINE), 1 << IRQ_TEST_LINE);
+	KTEST_EXPECT_EQ(irq_unregister(IRQ_TEST_LINE, fake_interrupt, &dev), -ENOENT);
+	KTEST_EXPECT_EQ(irq_register(NR_IRQS, fake_interrupt, &dev, "test"), -EINVAL);
+}
+
+KTEST(irq, "a shared line runs every handler, and counts what nobody claims")
+{
+	struct fake_device first = { 0, true }, second = { 0, false };
+	struct fake_device extra[IRQ_HANDLERS_PER_LINE];
+	uint64_t unclaimed = irq_unclaimed_count(IRQ_TEST_LINE);
+	int registered = 0;
+
+	if (!timer_works(ktest))
+		return;
+	KTEST_EXPECT_EQ(irq_register(IRQ_TEST_LINE, fake_interrupt, &first, "first"), 0);
+	KTEST_EXPECT_EQ(irq_register(IRQ_TEST_LINE, fake_interrupt, &second, "second"), 0);
+
+	/* INT n enters the line's gate as if the PIC had delivered it. */
+	__asm__ volatile("int %0" : : "i"(IRQ_VECTOR_BASE + IRQ_TEST_LINE));
+	KTEST_EXPECT_EQ(first.runs, 1);
+	KTEST_EXPECT_EQ(second.runs, 1);
+	KTEST_EXPECT_EQ(irq_unclaimed_count(IRQ_TEST_LINE), unclaimed);
+
+	/* Now neither device asked: both still run, and the line counts it. */
+	first.asking = false;
+	__asm__ volatile("int %0" : : "i"(IRQ_VECTOR_BASE + IRQ_TEST_LINE));
+	KTEST_EXPECT_EQ(first.runs, 2);
+	KTEST_EXPECT_EQ(second.runs, 2);
+	KTEST_EXPECT_EQ(irq_unclaimed_count(IRQ_TEST_LINE), unclaimed + 1);
+
+	/* The table is static: a full line says so instead of evicting. */
+	for (int i = 0; i < IRQ_HANDLERS_PER_LINE; i++) {
+		if (irq_register(IRQ_TEST_LINE, fake_interrupt, &extra[i], "extra") == 0)
+			registered++;
+	}
+	KTEST_EXPECT_EQ(registered, IRQ_HANDLERS_PER_LINE - 2);
+	KTEST_EXPECT_EQ(irq_register(IRQ_TEST_LINE, fake_interrupt, &extra[0], "extra"), -EEXIST);
+	for (int i = 0; i < IRQ_HANDLERS_PER_LINE; i++)
+		irq_unregister(IRQ_TEST_LINE, fake_interrupt, &extra[i]);
+
+	/* Taking one away leaves the other, and the line open. */
+	KTEST_EXPECT_EQ(irq_unregister(IRQ_TEST_LINE, fake_interrupt, &first), 0);
+	KTEST_EXPECT_EQ(pic_get_mask() & (1 << IRQ_TEST_LINE), 0);
+	__asm__ volatile("int %0" : : "i"(IRQ_VECTOR_BASE + IRQ_TEST_LINE));
+	KTEST_EXPECT_EQ(first.runs, 2);
+	KTEST_EXPECT_EQ(second.runs, 3);
+	KTEST_EXPECT_EQ(irq_unregister(IRQ_TEST_LINE, fake_interrupt, &second), 0);
+	KTEST_EXPECT_EQ(pic_get_mask() & (1 << IRQ_TEST_LINE), 1 << IRQ_TEST_LINE);
 }
 
 KTEST(irq, "sleep_ms(50) sleeps 5 to 7 ticks")
@@ -245,14 +310,15 @@ KTEST_EXPLICIT(timer, "ticks and sleep_ms() for the harness's clock")
 #define IRQ_PRINT_TICKS	10
 #define IRQ_PRINT_FILLER "the quick brown fox jumps over the lazy dog"
 
-static irq_handler_fn timer_handler;
 static volatile int tick_lines;
 
-static void printing_timer(unsigned int irq)
+/* A second handler on the timer's line, beside the timer's own. */
+static enum irq_result printing_timer(void *ctx)
 {
-	timer_handler(irq);
+	(void)ctx;
 	if (tick_lines < IRQ_PRINT_TICKS)
 		kprintf("irq-print: tick line %02d\n", ++tick_lines);
+	return IRQ_NONE;
 }
 
 KTEST_EXPLICIT(irq-print, "an IRQ handler's line never lands inside another")
@@ -263,10 +329,10 @@ KTEST_EXPLICIT(irq-print, "an IRQ handler's line never lands inside another")
 		return;
 	ktest_checkpoint("irq-print: start");
 	tick_lines = 0;
-	timer_handler = irq_register(IRQ_TIMER, printing_timer, "timer");
+	KTEST_EXPECT_EQ(irq_register(IRQ_TIMER, printing_timer, NULL, "irq-print"), 0);
 	while (tick_lines < IRQ_PRINT_TICKS && lines < 5000)
 		kprintf("irq-print: main line %04d %s\n", ++lines, IRQ_PRINT_FILLER);
-	irq_register(IRQ_TIMER, timer_handler, "timer");
+	irq_unregister(IRQ_TIMER, printing_timer, NULL);
 	ktest_checkpoint("irq-print: done: %d main lines, %d tick lines", lines, tick_lines);
 	KTEST_EXPECT_EQ(tick_lines, IRQ_PRINT_TICKS);
 }

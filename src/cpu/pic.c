@@ -16,10 +16,13 @@
  *   IRQ of the same or lower priority.
  *
  * Every line starts masked; a driver unmasks its own by registering a
- * handler (irq.c).
+ * handler (irq.c), which reaches this file only through pic_chip, the
+ * struct irq_chip at the end.
  */
 #include <fern/cpu.h>
 #include <fern/x86.h>
+
+static const struct irq_chip pic_chip;
 
 /* Each PIC has a command port and a data port (the mask, after init). */
 #define PIC1_COMMAND	0x20
@@ -87,10 +90,12 @@ int pic_init(void)
 	 */
 	mask = 0xffff;
 	write_mask();
+	if (status == 0)
+		irq_set_chip(&pic_chip);
 	return status;
 }
 
-void pic_mask(unsigned int irq)
+static void pic_mask(unsigned int irq)
 {
 	mask |= (uint16_t)(1 << irq);
 	/* The slave's lines all pass through the master's line 2. */
@@ -99,7 +104,7 @@ void pic_mask(unsigned int irq)
 	write_mask();
 }
 
-void pic_unmask(unsigned int irq)
+static void pic_unmask(unsigned int irq)
 {
 	mask &= (uint16_t)~(1 << irq);
 	if (irq >= 8)
@@ -112,11 +117,16 @@ uint16_t pic_get_mask(void)
 	return (uint16_t)(inb(PIC2_DATA) << 8 | inb(PIC1_DATA));
 }
 
+static bool pic_masked(unsigned int irq)
+{
+	return pic_get_mask() & (1 << irq);
+}
+
 /*
  * An IRQ of the slave went through the master's line 2 too, so both have
  * it in service and both need an EOI.
  */
-void pic_eoi(unsigned int irq)
+static void pic_eoi(unsigned int irq)
 {
 	if (irq >= 8)
 		outb(PIC2_COMMAND, OCW2_EOI);
@@ -139,7 +149,7 @@ static uint8_t read_isr(uint16_t command_port)
  * end whatever real IRQ is in service. Except that a spurious 15 went
  * through the master's line 2, which is really in service on the master.
  */
-bool pic_spurious(unsigned int irq)
+static bool pic_spurious(unsigned int irq)
 {
 	if (irq == IRQ_SPURIOUS_MASTER)
 		return !(read_isr(PIC1_COMMAND) & 0x80);
@@ -151,3 +161,13 @@ bool pic_spurious(unsigned int irq)
 	}
 	return false;
 }
+
+/* What irq.c asks of an interrupt controller, done by the 8259 pair. */
+static const struct irq_chip pic_chip = {
+	.name = "8259 PIC",
+	.mask = pic_mask,
+	.unmask = pic_unmask,
+	.eoi = pic_eoi,
+	.spurious = pic_spurious,
+	.masked = pic_masked,
+};

@@ -30,10 +30,12 @@
 static volatile uint64_t ticks;
 static unsigned int pit_hz;
 
-static void timer_interrupt(unsigned int irq)
+/* The PIT is alone on IRQ 0, and has no status to ask: it is always it. */
+static enum irq_result timer_interrupt(void *ctx)
 {
-	(void)irq;
+	(void)ctx;
 	ticks++;
+	return IRQ_HANDLED;
 }
 
 /*
@@ -62,7 +64,7 @@ void pit_init(unsigned int hz)
 	assert(hz > PIT_INPUT_HZ / 65536 && hz <= PIT_INPUT_HZ / 2);
 	pit_program(hz);
 	pit_hz = hz;
-	irq_register(IRQ_TIMER, timer_interrupt, "timer");
+	irq_register(IRQ_TIMER, timer_interrupt, NULL, "timer");
 }
 
 uint64_t timer_ticks(void)
@@ -79,7 +81,7 @@ void sleep_ms(unsigned int ms)
 {
 	uint64_t target;
 
-	if (!interrupts_on() || (pic_get_mask() & (1 << IRQ_TIMER)))
+	if (!interrupts_on() || irq_masked(IRQ_TIMER))
 		panic("sleep_ms(%u): the timer's interrupt is off, so no tick would ever come",
 		      ms);
 	target = ticks + ((uint64_t)ms * pit_hz + 999) / 1000 + 1;

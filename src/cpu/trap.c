@@ -254,8 +254,8 @@ static void trap_unclaimed(const struct trap_frame *f)
 
 		kprintf("trap: IRQ %u (vector %lu) reached trap_dispatch(), but nothing routes it; masking the line\n",
 			irq, vector);
-		pic_mask(irq);
-		pic_eoi(irq);
+		irq_mask(irq);
+		irq_eoi(irq);
 		return;
 	}
 	kprintf("trap: vector %lu (%s) reached trap_dispatch(), but nothing routes it; stopping\n",

@@ -17,6 +17,7 @@
 #include <fern/console.h>
 #include <fern/cpu.h>
 #include <fern/drivers.h>
+#include <fern/init.h>
 #include <fern/x86.h>
 
 #define PS2_DATA		0x60
@@ -145,22 +146,23 @@ int kbd_translate(struct kbd_state *s, uint8_t scancode)
 
 static struct kbd_state state;
 
-static void keyboard_interrupt(unsigned int irq)
+/* @ctx is the keyboard's struct kbd_state; no byte waiting: not ours. */
+static enum irq_result keyboard_interrupt(void *ctx)
 {
 	uint8_t status = inb(PS2_STATUS);
 	uint8_t byte;
 	int c;
 
-	(void)irq;
 	if (!(status & PS2_STATUS_OUTPUT_FULL))
-		return;
+		return IRQ_NONE;
 	byte = inb(PS2_DATA);
 	/* With a mouse, its bytes come through the same port. */
 	if (status & PS2_STATUS_AUX_DATA)
-		return;
-	c = kbd_translate(&state, byte);
+		return IRQ_HANDLED;
+	c = kbd_translate(ctx, byte);
 	if (c >= 0)
 		console_input_push((char)c);
+	return IRQ_HANDLED;
 }
 
 /* Wait until status bit @bit is @set; false if the controller never says so. */
@@ -202,10 +204,17 @@ int keyboard_init(void)
 		goto no_controller;
 	outb(PS2_DATA, config);
 
-	irq_register(IRQ_KEYBOARD, keyboard_interrupt, "keyboard");
+	irq_register(IRQ_KEYBOARD, keyboard_interrupt, &state, "keyboard");
 	return 0;
 
 no_controller:
 	kprintf("keyboard: no PS/2 controller answers; no keyboard input\n");
 	return -1;
 }
+
+static int keyboard_start(const struct boot_info *info)
+{
+	(void)info;
+	return keyboard_init();
+}
+INITCALL(INIT_DRIVERS, keyboard_start);

@@ -10,20 +10,37 @@
 #include <fern/console.h>
 #include <fern/cpu.h>
 #include <fern/drivers.h>
+#include <fern/init.h>
 
-static void serial_interrupt(unsigned int irq)
+/*
+ * Whether COM1 asked is whether a byte waits: the receive interrupt is the
+ * only one this driver turns on.
+ */
+static enum irq_result serial_interrupt(void *ctx)
 {
+	enum irq_result result = IRQ_NONE;
 	int c;
 
-	(void)irq;
+	(void)ctx;
 	/* Reading the last byte is what makes the UART drop its request. */
-	while ((c = serial_try_getc()) >= 0)
+	while ((c = serial_try_getc()) >= 0) {
 		console_input_push((char)c);
+		result = IRQ_HANDLED;
+	}
+	return result;
 }
 
 void serial_irq_init(void)
 {
-	irq_register(IRQ_COM1, serial_interrupt, "com1");
+	irq_register(IRQ_COM1, serial_interrupt, NULL, "com1");
 	serial_enable_rx_interrupt();
 	console_input_irq_on();
 }
+
+static int serial_irq_start(const struct boot_info *info)
+{
+	(void)info;
+	serial_irq_init();
+	return 0;
+}
+INITCALL(INIT_DRIVERS, serial_irq_start);

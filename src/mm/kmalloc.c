@@ -23,6 +23,7 @@
 #include <fern/console.h>
 #include <fern/errno.h>
 #include <fern/heap.h>
+#include <fern/init.h>
 #include <fern/mm.h>
 #include <fern/shell.h>
 #include <fern/string.h>
@@ -121,6 +122,13 @@ int kheap_init(void)
 			KHEAP_SIZE >> 30, KHEAP_BASE);
 	return err;
 }
+
+static int heap_start(const struct boot_info *info)
+{
+	(void)info;
+	return kheap_init();
+}
+INITCALL(INIT_HEAP, heap_start);
 
 struct heap *kheap(void)
 {

@@ -17,12 +17,14 @@
  * their identity map are gone.
  */
 #include <fern/boot.h>
+#include <fern/cmdline.h>
 #include <fern/console.h>
 #include <fern/cpu.h>
 #include <fern/errno.h>
 #if FERN_CHAPTER >= 5
 #include <fern/heap.h>
 #endif
+#include <fern/init.h>
 #include <fern/mm.h>
 #include <fern/shell.h>
 #include <fern/string.h>
@@ -349,7 +351,7 @@ static const char *remap(const struct boot_info *info, pte_t *boot_pml4, int *er
 	*err = -ENOMEM;
 	pml4 = vm_create();
 	if (!pml4)
-		return "pmm_alloc() gives no frame (lab 4: is it done?)";
+		return "pmm_alloc() gives no frame";
 	/*
 	 * The direct map first, then at once let the boot tables use it too:
 	 * from here on phys_to_virt() reaches all RAM, wherever the frames of
@@ -357,7 +359,7 @@ static const char *remap(const struct boot_info *info, pte_t *boot_pml4, int *er
 	 */
 	*err = map_direct(pml4, info);
 	if (*err)
-		return "cannot build the direct map (lab 4: is vm_walk() done?)";
+		return "cannot build the direct map";
 	boot_pml4[PML4_INDEX(DIRECT_MAP_BASE)] = pml4[PML4_INDEX(DIRECT_MAP_BASE)];
 	write_cr3(read_cr3());
 
@@ -376,7 +378,7 @@ static const char *remap(const struct boot_info *info, pte_t *boot_pml4, int *er
 	return NULL;
 }
 
-void mm_init(const struct boot_info *info)
+int mm_init(const struct boot_info *info)
 {
 	pte_t *boot_pml4 = (pte_t *)PHYS_TO_VIRT(read_cr3() & PTE_ADDR);
 	const char *why;
@@ -400,18 +402,31 @@ void mm_init(const struct boot_info *info)
 	if (err) {
 		kprintf("mm: error: no room for the frame allocator in RAM below 1 GiB (%d); "
 			"keeping the boot page tables\n", err);
-		return;
+		return err;
 	}
 	why = remap(info, boot_pml4, &err);
 	kprintf("mm: %lu frames (%lu KiB) of RAM managed, %lu free\n",
 		pmm_total_frames(), pmm_total_frames() * (PAGE_SIZE / 1024),
 		pmm_free_frames());
-	if (why)
+	if (why) {
 		kprintf("mm: error: %s (%d); keeping the boot page tables\n", why, err);
-	else
-		kprintf("mm: kernel remapped W^X, physical 0-%lu MiB direct-mapped at 0x%lx, "
-			"identity map removed\n", mm.direct_top >> 20, DIRECT_MAP_BASE);
+		return err;
+	}
+	kprintf("mm: kernel remapped W^X, physical 0-%lu MiB direct-mapped at 0x%lx, "
+		"identity map removed\n", mm.direct_top >> 20, DIRECT_MAP_BASE);
+	return 0;
 }
+
+/* Init level INIT_MM; `mm=verbose` also prints the layout. */
+static int mm_start(const struct boot_info *info)
+{
+	int err = mm_init(info);
+
+	if (cmdline_is(info->cmdline, "mm", "verbose"))
+		mm_print_layout();
+	return err;
+}
+INITCALL(INIT_MM, mm_start);
 
 bool mm_remapped(void)
 {

@@ -23,6 +23,9 @@ what each one means and keeps their history):
    the newest served image (`nm --size-sort`), to see where bytes go.
 4. Grader time: wall seconds of each `make labN-check` and of `make check`,
    with the load average when each started.
+5. Chapter fences: the `#if FERN_CHAPTER` blocks per file (tools/fences.py),
+   the code later chapters add inside earlier files; few means the seams
+   (tables, hooks, init calls) work.
 
 The boots are of the served images (build/chN/served/fern.iso), the kernels
 a reader runs. Every QEMU run goes through tests/fernlab/qemu.py's Machine, with the same
@@ -391,6 +394,27 @@ def print_report(result, targets, mhz):
               "labN-check <= 10 s,\n  make check <= 60 s on 2 cores.")
 
 
+def fence_counts():
+    """tools/fences.py's counts: {"files": {path: n}, "total": n}."""
+    p = subprocess.run([sys.executable, os.path.join(HERE, "fences.py"), "--json"],
+                       capture_output=True, text=True)
+    try:
+        return json.loads(p.stdout)
+    except ValueError:
+        return None
+
+
+def print_fences(fences):
+    if not fences:
+        return
+    print()
+    print("Chapter fences (#if FERN_CHAPTER) per file, tools/fences.py: %d in %d files"
+          % (fences["total"], len(fences["files"])))
+    rows = sorted(fences["files"].items(), key=lambda kv: (-kv[1], kv[0]))
+    for i in range(0, len(rows), 3):
+        print("  " + "".join("%3d  %-30s" % (n, path) for path, n in rows[i:i + 3]))
+
+
 def main():
     ap = argparse.ArgumentParser(description="fern's benchmarks (docs/performance.md)")
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 5)),
@@ -461,6 +485,7 @@ def main():
             "elf": newest.elf,
             "symbols": [{"bytes": b, "type": k, "name": n}
                         for b, k, n in largest_symbols(newest.elf)]}
+    result["fences"] = fence_counts()
     result["seconds"] = round(time.monotonic() - start, 1)
     env["load_average_end"] = load_average()
 
@@ -469,6 +494,7 @@ def main():
         json.dump(result, f, indent=2)
         f.write("\n")
     print_report(result, targets, mhz)
+    print_fences(result.get("fences"))
     print()
     print("Bench took %.0f s; every figure is in %s" % (result["seconds"], args.json))
     return 0 if all(t.seconds for t in targets) else 1

@@ -40,6 +40,14 @@ mark a block):
    must match in the grader's result lines (PASS/FAIL with points, Score,
    N passed), so a changed message or a changed score fails the check.
 
+5. Mutations. An answer key shows what a bug does to the grade: a
+   ```diff mutation block (a unified diff of the reference code) followed
+   by a ```text mutation block (the grader's lines). With --outputs the diff
+   is applied to a fresh copy of the chapter's snapshot, `make labN-check`
+   runs, and every pasted line must appear in its output in that order (the
+   rest may be left out); the `— N/100` at the end of the heading above the
+   diff must be the score, unless the heading says the result is flaky.
+
 With --run, two commands the README promises are also run for real, each
 bounded by a timeout: the quick start's `make run` (with `exit=ready`, so
 that it ends) reaches `fern: ready` and exits 0, and `make debug` attaches
@@ -148,9 +156,9 @@ def front_matter_chapter(text):
 
 def doc_chapter(path, text):
     """The chapter whose tree a post or lab shows, or None for other docs."""
-    m = re.match(r"labs/lab(\d+)/", path)
+    m = re.match(r"labs/lab(\d+)/|solutions/lab(\d+)\.md$", path)
     if m:
-        return int(m.group(1))
+        return int(m.group(1) or m.group(2))
     return front_matter_chapter(text)
 
 
@@ -261,7 +269,8 @@ def check_snippet(block, tree, problems, annotate):
                      "the snippet is not in %s as of chapter %d (a piece not found: %s)"
                      % (src, tree.n, first))
         return None
-    for lab, start, end in lab_bodies(text):
+    # An answer key may show the reference code; a post or a handout may not.
+    for lab, start, end in ([] if block.path.startswith("solutions/") else lab_bodies(text)):
         for s, e in spans:
             overlap = min(e, end) - max(s, start)
             if overlap > 40:
@@ -515,6 +524,8 @@ def check_file(path, chapters, trees, annotate):
         n = None
     edits = {}
     for b in blocks:
+        if b.lang == "diff" and "mutation" in b.attrs:
+            continue            # applied and graded by --outputs
         if b.lang not in SESSION_LANGS:
             if n is not None and not b.is_example:
                 if n not in trees:
@@ -695,13 +706,110 @@ class Workspace:
         return dst
 
 
+def excerpt(out, reasons=3):
+    """The lines of a grader's output an answer key shows: each failing
+    test with its first `reasons` reasons ([...] for the rest), and the
+    score."""
+    keep, shown, cut = [], 0, False
+    in_fail = False
+    for line in out.replace("\r", "").split("\n"):
+        if line.startswith(("FAIL ", "PASS ", "==", "make", "Score:")):
+            if cut:
+                keep.append("[...]")
+            cut, shown = False, 0
+            in_fail = line.startswith("FAIL ")
+            if in_fail or line.startswith("Score:"):
+                keep.append(line.rstrip())
+        elif in_fail and line.startswith("      ") and not line.startswith(
+                ("      last lines", "        |", "      full log", "      run ended")):
+            if shown < reasons:
+                keep.append(line.rstrip())
+                shown += 1
+            else:
+                cut = True
+    return keep
+
+
+def subsequence_missing(pasted, actual):
+    """The first pasted line (`...`/`[...]` skipped) that does not appear,
+    in order, in `actual`; None if all do."""
+    j = 0
+    for p in pasted:
+        if not p.strip() or p.strip() in ("...", "[...]", "…"):
+            continue
+        k = next((k for k in range(j, len(actual)) if line_matches(p, actual[k])), None)
+        if k is None:
+            return p
+        j = k + 1
+    return None
+
+
+def check_mutation(path, n, heading, diff, output_block, work, problems, update, edits):
+    score = re.search(r"— (\d+)/(\d+)", heading[1]) if heading else None
+    flaky = heading and "flaky" in heading[1]
+    tree = work.fresh("snapshot", n, "mut-%s-%d" % (re.sub(r"\W", "_", path), diff.line))
+    try:
+        p = subprocess.run(["patch", "-p1", "-s", "--no-backup-if-mismatch", "-r", "-"],
+                           input="\n".join(diff.lines) + "\n", cwd=tree, capture_output=True,
+                           text=True, timeout=30)
+        if p.returncode != 0:
+            problems.add(path, diff.line, "the mutation no longer applies to chapter %d's code "
+                         "(%s): update the diff" % (n, (p.stdout + p.stderr).strip()[:120]))
+            return
+        try:
+            r = subprocess.run(["make", "--no-print-directory", "lab%d-check" % n], cwd=tree,
+                               env=READER_ENV, stdin=subprocess.DEVNULL, capture_output=True,
+                               text=True, timeout=180, start_new_session=True, errors="replace")
+        except subprocess.TimeoutExpired:
+            problems.add(path, diff.line, "make lab%d-check with this mutation did not finish "
+                         "within 180 s" % n)
+            return
+        out = r.stdout + r.stderr
+        real = re.search(r"^Score: (\d+)/(\d+)", out, re.M)
+        if flaky:
+            return
+        wrong = []
+        if score and real and score.groups() != real.groups():
+            wrong.append((heading[0], "the heading says %s/%s, the grader says %s/%s"
+                          % (score.group(1), score.group(2), real.group(1), real.group(2))))
+        missing = subsequence_missing(output_block.lines, out.split("\n"))
+        if missing is not None:
+            wrong.append((output_block.line, "the grader's output with this mutation has no line %r"
+                          % missing.strip()[:110]))
+        if not wrong:
+            return
+        if update and real:
+            if score:
+                edits.append(("heading", heading[0], heading[1][:score.start()] + "— %s/%s"
+                              % real.groups() + heading[1][score.end():]))
+            edits.append(("block", output_block.line, len(output_block.lines), excerpt(out)))
+            return
+        for line, what in wrong:
+            problems.add(path, line, what)
+    finally:
+        subprocess.run(["rm", "-rf", tree])
+
+
 def check_outputs(path, chapters, work, problems, update=False):
     text = read(path)
     blocks, _ = parse_blocks(path, text)
     n = doc_chapter(path, text)
     ran = 0
     replacements = []           # (first line index, old count, new lines)
-    for b in blocks:
+    edits = []
+    lines_all = text.split("\n")
+    for i, b in enumerate(blocks):
+        if b.lang == "diff" and "mutation" in b.attrs:
+            nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+            if nxt is None or nxt.lang != "text" or "mutation" not in nxt.attrs:
+                problems.add(path, b.line, "a ```diff mutation block needs a ```text mutation "
+                             "block (the grader's output) after it")
+                continue
+            head = next(((k + 1, lines_all[k]) for k in range(b.line - 2, -1, -1)
+                         if lines_all[k].startswith("#")), None)
+            check_mutation(path, n, head, b, nxt, work, problems, update, edits)
+            ran += 1
+            continue
         mode = next((a for a in b.attrs if a == "run" or a.startswith("run=")), None)
         if b.lang != "text" or mode is None:
             continue
@@ -744,6 +852,11 @@ def check_outputs(path, chapters, work, problems, update=False):
                              "(last lines: %s)" % (cmd[:70], bad.strip()[:100],
                                                    " | ".join(l[:80] for l in shown)))
         subprocess.run(["rm", "-rf", tree])
+    for e in edits:
+        if e[0] == "heading":
+            replacements.append((e[1] - 1, 1, [e[2]]))
+        else:
+            replacements.append((e[1], e[2], e[3]))
     if replacements:
         lines = text.split("\n")
         for first, count, new in sorted(replacements, reverse=True):
@@ -794,6 +907,7 @@ def selftest(chapters):
 def default_files():
     files = sorted(glob.glob("blog/*.md", root_dir=ROOT))
     files += sorted(glob.glob("labs/lab*/README.md", root_dir=ROOT))
+    files += sorted(glob.glob("solutions/lab*.md", root_dir=ROOT))
     files += sorted(glob.glob("docs/*.md", root_dir=ROOT))
     files += ["README.md"]
     return files

@@ -77,6 +77,9 @@ def qemu_command(iso, memory=DEFAULT_MEMORY, cmdline="", extra=(),
     return cmd + list(extra)
 
 
+INT_LINE = re.compile(r"^\s*\d+: v=[0-9a-f]+ ")
+
+
 class Machine:
     """One QEMU run. Use as a context manager so QEMU is always killed."""
 
@@ -103,6 +106,7 @@ class Machine:
         self.end_time = None
         self.qemu_log = None
         self.trace = []            # lines of the enabled trace events, when the run ended
+        self._log_items = ["cpu_reset"]
         self._triple_fault = False
         self._cond = threading.Condition()
         self._threads = []
@@ -126,7 +130,17 @@ class Machine:
                                "or 'make CHAPTER=N iso')" % self.iso)
         self._tmpdir = tempfile.mkdtemp(prefix="fern-qemu-")
         self.qemu_log = os.path.join(self._tmpdir, "qemu.log")
-        extra = ["-d", "cpu_reset", "-D", self.qemu_log] + self.extra
+        # QEMU keeps only the last -d: merge a Boot's own log items (e.g.
+        # "int", every interrupt and exception the CPU took) with the
+        # cpu_reset that triple-fault detection needs.
+        items, rest, words = ["cpu_reset"], [], iter(self.extra)
+        for w in words:
+            if w == "-d":
+                items += next(words, "").split(",")
+            else:
+                rest.append(w)
+        self._log_items = items
+        extra = ["-d", ",".join(items), "-D", self.qemu_log] + rest
         if self.want_monitor:
             sock = os.path.join(self._tmpdir, "qmp.sock")
             extra += ["-qmp", "unix:%s,server=on,wait=off" % sock]
@@ -221,8 +235,11 @@ class Machine:
                 with open(self.qemu_log, errors="replace") as f:
                     log = f.read()
                 self._triple_fault = "Triple fault" in log
-                if events:
-                    self.trace = [l for l in log.split("\n") if l.startswith(events)]
+                if events or "int" in self._log_items:
+                    # QEMU's interrupt log: "   3: v=0e e=0002 i=0 ... CR2=...".
+                    self.trace = [l for l in log.split("\n")
+                                  if (events and l.startswith(events)) or
+                                  ("int" in self._log_items and INT_LINE.match(l))]
             except OSError:
                 self._triple_fault = False
             shutil.rmtree(self._tmpdir, ignore_errors=True)

@@ -69,9 +69,19 @@ def misuse(t, suite, announce, report, victim):
 
 @test("heap: a double free is reported with its caller", points=15)
 def double_free(t):
+    # Three ways to free twice, one boot each: right away (the block's
+    # page is gone with the break), after the block merged with its free
+    # neighbour (its header still says free), and after a merge gave its
+    # header's page back (check the page before reading the header).
     misuse(t, "heap-double-free",
            r"^heap-double-free: freeing 0x([0-9a-f]+) twice \[{nonce}\]$",
            r"^heap: double free of 0x%s$", "heap_free_twice")
+    misuse(t, "heap-double-free-merged",
+           r"^heap-double-free-merged: freeing 0x([0-9a-f]+) twice, after it merged \[{nonce}\]$",
+           r"^heap: double free of 0x%s$", "heap_free_merged_twice")
+    misuse(t, "heap-double-free-unmapped",
+           r"^heap-double-free-unmapped: freeing 0x([0-9a-f]+) twice, its page unmapped "
+           r"\[{nonce}\]$", r"^heap: double free of 0x%s$", "heap_free_unmapped_twice")
 
 
 @test("heap: freeing a pointer kmalloc never returned is reported", points=5)
@@ -87,6 +97,11 @@ def overrun(t):
            r"^heap-overrun: writing p\[40\] of a 40-byte block at 0x([0-9a-f]+) \[{nonce}\]$",
            r"^heap: overrun: a write past the end of the block at 0x%s$",
            "heap_write_past_end")
+    # Not only the redzone's first byte: its last guaranteed one too.
+    misuse(t, "heap-overrun-far",
+           r"^heap-overrun-far: writing p\[47\] of a 40-byte block at 0x([0-9a-f]+) \[{nonce}\]$",
+           r"^heap: overrun: a write past the end of the block at 0x%s$",
+           "heap_write_far_past_end")
 
 
 @test("heap: running out of memory returns NULL and the kernel carries on", points=10)

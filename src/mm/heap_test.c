@@ -493,6 +493,54 @@ KTEST_EXPLICIT(heap-double-free, "a double free stops the kernel, naming the cal
 	KTEST_EXPECT(!"the second kfree returned");
 }
 
+/*
+ * A double free after the block merged with the free block below it: its
+ * header now lies inside that free block, still mapped, and still says
+ * it was freed. The guard keeps the merged block below the break.
+ */
+__attribute__((noinline)) static void heap_free_merged_twice(void)
+{
+	char *a = kmalloc(48), *b = kmalloc(48), *guard = kmalloc(48);
+
+	kfree(a);
+	kfree(b);
+	ktest_checkpoint("heap-double-free-merged: freeing 0x%lx twice, after it merged",
+			 (uintptr_t)b);
+	kfree(b);
+	kfree(guard);
+}
+
+KTEST_EXPLICIT(heap-double-free-merged, "a double free of a merged block stops the kernel")
+{
+	heap_free_merged_twice();
+	KTEST_EXPECT(!"the second kfree returned");
+}
+
+/*
+ * The same with blocks of several pages: the merged free block's inner
+ * pages go back to the frame allocator, so the second kfree() finds the
+ * header in an unmapped page, which it must test before reading it.
+ */
+__attribute__((noinline)) static void heap_free_unmapped_twice(void)
+{
+	char *a = kmalloc(5 * PAGE_SIZE), *b = kmalloc(5 * PAGE_SIZE);
+	char *guard = kmalloc(48);
+
+	kfree(a);
+	kfree(b);
+	ktest_checkpoint("heap-double-free-unmapped: freeing 0x%lx twice, its page unmapped",
+			 (uintptr_t)b);
+	kfree(b);
+	kfree(guard);
+}
+
+KTEST_EXPLICIT(heap-double-free-unmapped,
+	       "a double free whose header page was given back stops the kernel")
+{
+	heap_free_unmapped_twice();
+	KTEST_EXPECT(!"the second kfree returned");
+}
+
 __attribute__((noinline)) static void heap_free_stack(void)
 {
 	long on_stack[4] = { 0 };
@@ -520,6 +568,27 @@ __attribute__((noinline)) static void heap_write_past_end(void)
 KTEST_EXPLICIT(heap-overrun, "a write past the end of a block is caught by kfree")
 {
 	heap_write_past_end();
+	KTEST_EXPECT(!"kfree of an overrun block returned");
+}
+
+/*
+ * A write that misses the redzone's first byte: every request gets at
+ * least 8 bytes of redzone (REDZONE_MIN in heap.c), so p[47] of a 40-byte
+ * block is its last guaranteed byte, with p[40] to p[46] untouched.
+ */
+__attribute__((noinline)) static void heap_write_far_past_end(void)
+{
+	char *p = kmalloc(40);
+
+	ktest_checkpoint("heap-overrun-far: writing p[47] of a 40-byte block at 0x%lx",
+			 (uintptr_t)p);
+	p[47] = 'x';
+	kfree(p);
+}
+
+KTEST_EXPLICIT(heap-overrun-far, "a write to the redzone's last byte is caught by kfree")
+{
+	heap_write_far_past_end();
 	KTEST_EXPECT(!"kfree of an overrun block returned");
 }
 

@@ -754,6 +754,26 @@ static void test_overrun(void)
 	tap_ok(ok, "a write into a block's header is reported as corruption");
 }
 
+/*
+ * Every block has at least 8 bytes of redzone: a write to the 8th alone,
+ * the first 7 untouched, must be caught too (a check of the first byte
+ * only passes every other test).
+ */
+static void test_overrun_far(void)
+{
+	unsigned char *a, *b;
+	bool ok;
+
+	setup(RANGE_PAGES);
+	a = heap_alloc(&heap, 40, 0);
+	b = heap_alloc(&heap, 40, 0);
+	a[47] = 0;
+	heap_free(&heap, a, CALLER);
+	ok = expect_report(HEAP_MISUSE_OVERRUN, a, 2, "last redzone byte");
+	tap_ok(ok, "a write to the redzone's last byte alone is caught, not only its first");
+	heap_free(&heap, b, CALLER);
+}
+
 static void test_oom(void)
 {
 	void *p[64];
@@ -982,6 +1002,7 @@ int main(int argc, char **argv)
 	test_aligned();
 	test_block_size();
 	test_random(longer);
+	test_overrun_far();
 	munmap(range, RANGE);
 	return tap_done();
 }

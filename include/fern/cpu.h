@@ -404,6 +404,12 @@ __attribute__((noreturn)) void idle_forever(void);
  */
 void pit_init(unsigned int hz);
 
+/**
+ * Change the rate of a running timer to @p hz ticks a second (the same
+ * range as pit_init()); sleep_ms() and uptime follow the new rate.
+ */
+void pit_set_rate(unsigned int hz);
+
 /** Ticks since pit_init(). */
 uint64_t timer_ticks(void);
 

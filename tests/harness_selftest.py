@@ -6,8 +6,13 @@ reports it in one line, with the right diagnosis, within its timeout.
 `make check` runs these before any chapter's tests.
 """
 
+import json
 import os
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 
 from fernlab import Boot, HarnessError, Machine, test
@@ -122,3 +127,120 @@ def timeout_scale(t):
         else:
             os.environ["FERN_TIMEOUT_SCALE"] = old
     t.check(m.timeout == 5.0, "a 2 s timeout scaled by 2.5 is 5 s (got %s)" % m.timeout)
+
+
+# ---- a shell test that gives up waiting names the cause ------------------
+#
+# A test waiting for a prompt that never comes asks for the outcome while
+# QEMU may just have exited or be past its deadline: the answer must be
+# what happened, computed once QEMU has ended, never "still running".
+
+def gave_up_waiting(t, machine, words):
+    with machine as m:
+        got = m.wait(r"^fern> ")
+        outcome = m.outcome()
+    t.check(got is None, "no prompt came")
+    t.check(all(w in outcome for w in words) and "still running" not in outcome,
+            "the outcome names %s: %r" % (" and ".join(map(repr, words)), outcome))
+
+
+@test("harness: a test waiting on a kernel that triple faults is told so")
+def wait_triple_fault(t):
+    gave_up_waiting(t, Machine(broken_iso("triple_fault"), timeout=10, nonce=""),
+                    ["triple fault"])
+
+
+@test("harness: a test waiting on a kernel that resets is told so")
+def wait_reset(t):
+    gave_up_waiting(t, Machine(real_iso(), timeout=5, qemu=FAKE + ["reset"]),
+                    ["machine reset", "working..."])
+
+
+@test("harness: a test waiting on a silent kernel is told so")
+def wait_silent(t):
+    gave_up_waiting(t, Machine(real_iso(), timeout=1, qemu=FAKE + ["silent"]),
+                    ["silent", "no output"])
+
+
+# ---- the grader never breaks ---------------------------------------------
+
+GRADE = [sys.executable, os.path.join(HERE, "grade.py")]
+FAKE_BIN = os.path.join(HERE, "selftest", "fake_qemu.py")
+
+
+def run_grader(args, env=None, cwd=None, timeout=60):
+    full = dict(os.environ)
+    full.pop("FERN_TIMEOUT_SCALE", None)
+    full.update(env or {})
+    p = subprocess.run(GRADE + args, capture_output=True, text=True, env=full,
+                       cwd=cwd, timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+def closes_properly(t, out):
+    lines = out.strip().splitlines()
+    t.check(len(lines) >= 2 and re.match(r"^Score: \d+/\d+", lines[-2]) is not None
+            and re.match(r"^\d+ passed, \d+ failed$", lines[-1]) is not None,
+            "the last lines are the score and 'N passed, N failed': %r" % lines[-2:])
+
+
+@test("harness: a bad FERN_TIMEOUT_SCALE is refused with a message")
+def bad_timeout_scale(t):
+    for value in ("0", "-1", "abc", "nan"):
+        rc, out = run_grader(["--lab", "1", "--list"], {"FERN_TIMEOUT_SCALE": value})
+        t.check(rc == 2 and "FERN_TIMEOUT_SCALE" in out and "Traceback" not in out,
+                "FERN_TIMEOUT_SCALE=%s: status 2 and a message (got %d: %r)"
+                % (value, rc, out.strip()[-120:]))
+
+
+@test("harness: a timeout scaled below 1 is announced and named in the outcome")
+def short_timeout_scale(t):
+    old = os.environ.get("FERN_TIMEOUT_SCALE")
+    os.environ["FERN_TIMEOUT_SCALE"] = "0.5"
+    try:
+        with Machine(real_iso(), timeout=1, qemu=FAKE + ["silent"]) as m:
+            m.wait_exit()
+        outcome = m.outcome()
+    finally:
+        if old is None:
+            del os.environ["FERN_TIMEOUT_SCALE"]
+        else:
+            os.environ["FERN_TIMEOUT_SCALE"] = old
+    t.check("FERN_TIMEOUT_SCALE=0.5" in outcome, "the outcome says the timeout was "
+            "shortened: %r" % outcome)
+    rc, out = run_grader(["--lab", "1", "-k", "greets from", "--iso", real_iso(), "-j", "1"],
+                         {"FERN_TIMEOUT_SCALE": "0.5", "FERN_QEMU": FAKE_BIN,
+                          "FERN_FAKE_QEMU": "reset"})
+    t.check(re.search(r"^note: FERN_TIMEOUT_SCALE=0.5: .*may now time out", out, re.M)
+            is not None, "the grader announces the shortened timeouts")
+
+
+@test("harness: a missing QEMU is said once, not once per test")
+def qemu_missing_once(t):
+    rc, out = run_grader(["--lab", "1", "--iso", real_iso()],
+                         {"FERN_QEMU": "/nonexistent/qemu-system-x86_64"})
+    t.check(out.count("QEMU not found") == 1, "'QEMU not found' appears once (%d times)"
+            % out.count("QEMU not found"))
+    t.check(rc == 1 and "Traceback" not in out, "status 1, no traceback")
+    closes_properly(t, out)
+
+
+@test("harness: an unwritable log folder is one warning; results land where asked")
+def unwritable_logs(t):
+    with tempfile.TemporaryDirectory(prefix="fern-selftest-") as tmp:
+        blocker = os.path.join(tmp, "build")       # a file where a folder should be
+        open(blocker, "w").close()
+        rc, out = run_grader(["--lab", "1", "-k", "greets", "--iso",
+                              os.path.abspath(real_iso()), "-j", "1",
+                              "--log-dir", "build/test-logs", "--json", "r.json",
+                              "--gradescope", "sub/results.json"],
+                             {"FERN_QEMU": FAKE_BIN, "FERN_FAKE_QEMU": "reset"}, cwd=tmp)
+        warnings = [l for l in out.splitlines() if l.startswith("warning:")]
+        t.check(len(warnings) == 1 and "not saved" in warnings[0],
+                "one warning line about the logs: %r" % warnings)
+        t.check("Traceback" not in out, "no traceback")
+        closes_properly(t, out)
+        t.check(os.path.isfile(os.path.join(tmp, "r.json")),
+                "--json r.json is written in the folder the grader was run in")
+        t.check("cannot write %s" % os.path.join(tmp, "sub", "results.json") in out,
+                "an unwritable --gradescope path is named in one line")

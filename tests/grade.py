@@ -25,6 +25,7 @@ import glob
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -244,6 +245,14 @@ def tail_of(path, n=25):
     return lines[-n:]
 
 
+def build_messages(path, n=40):
+    """The lines of a build log worth showing: its errors and refusals
+    (all of them, up to n), else its last lines."""
+    lines = tail_of(path, 100000)
+    wanted = [l for l in lines if re.search(r"error|refused|warning|Error", l)]
+    return wanted[:n] if wanted else lines[-25:]
+
+
 def qemu_missing():
     """The one-line reason QEMU cannot run, or None if it can."""
     cmd = qemu_binary()
@@ -314,8 +323,9 @@ def main():
     # Why no test can run, said once rather than once per test.
     not_run = None
     if args.build_failed:
-        print("== the kernel did not build; the last lines of %s:" % args.build_failed)
-        for line in tail_of(args.build_failed):
+        print("== the kernel did not build; the compiler's messages (all of them in %s):"
+              % args.build_failed)
+        for line in build_messages(args.build_failed):
             print("   | %s" % line[:200])
         not_run = "not run: the kernel did not build (see its messages above)"
     elif jobs and not (args.iso and not os.path.exists(args.iso)):

@@ -244,3 +244,143 @@ def unwritable_logs(t):
                 "--json r.json is written in the folder the grader was run in")
         t.check("cannot write %s" % os.path.join(tmp, "sub", "results.json") in out,
                 "an unwritable --gradescope path is named in one line")
+
+
+# ---- grade-student trusts only the student's kernel code -----------------
+#
+# Each case grades a hostile submission with tools/grade-student.sh and
+# checks it gets its honest score. The trees are made here: the official
+# src/ and include/, with the labs stubbed as in a handout (or not), plus
+# the attack.
+
+ROOT = os.path.dirname(HERE)
+GRADE_STUDENT = os.path.join(ROOT, "tools", "grade-student.sh")
+
+
+def student_tree(path, stub):
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import derive
+    for top in ("src", "include"):
+        for d, _, files in os.walk(os.path.join(ROOT, top)):
+            for f in files:
+                src = os.path.join(d, f)
+                dst = os.path.join(path, os.path.relpath(src, ROOT))
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                if stub and f.endswith(derive.C_LIKE):
+                    with open(src) as fh, open(dst, "w") as out:
+                        out.write(derive.stub_text(fh.read(), set(range(1, 100))))
+                else:
+                    shutil.copyfile(src, dst)
+    return path
+
+
+def write(path, text, mode="w"):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, mode) as f:
+        f.write(text)
+
+
+def grade_student(args, cwd):
+    p = subprocess.run([GRADE_STUDENT] + args, capture_output=True, text=True, cwd=cwd,
+                       timeout=120)
+    return p.returncode, p.stdout + p.stderr
+
+
+@test("grade-student: a submission that rewrites the grader gets its honest score")
+def hostile_build_files(t):
+    with tempfile.TemporaryDirectory(prefix="fern-selftest-") as tmp:
+        alice = student_tree(os.path.join(tmp, "alice"), stub=True)
+        pwned = os.path.join(tmp, "pwned")
+        # What the old script ran with the grader's rights: the student's
+        # symbol-table generator; and what it might have: their Makefile
+        # and tests. Each would make every test pass, and leave a mark.
+        cheat = ("sed -i 's/passed = not reason and not failed_checks and bool(t.checks)"
+                 "/passed = True/' tests/fernlab/grader.py ../*/tests/fernlab/grader.py; "
+                 "touch %s" % pwned)
+        write(os.path.join(alice, "src", "console", "ksyms.awk"),
+              'BEGIN { system("%s") }\n' % cheat.replace('"', '\\"'))
+        write(os.path.join(alice, "Makefile"), "$(shell %s)\niso:\n\ttouch %s\n" % (cheat, pwned))
+        write(os.path.join(alice, "tests", "fernlab", "grader.py"),
+              "import os\nos.system('touch %s')\n" % pwned)
+        # An in-kernel test suite the student "fixed", and a change
+        # outside the lab regions, which must be reported.
+        write(os.path.join(alice, "src", "lib", "format_test.c"), "\n/* mine */\n", "a")
+        write(os.path.join(alice, "src", "lib", "string.c"), "\n/* outside */\n", "a")
+        rc, out = grade_student([alice, "2", "--out", os.path.join(tmp, "results"),
+                                 "-k", "ksnprintf", "-j", "1",
+                                 "--gradescope", "results.json"], cwd=tmp)
+        t.check(re.search(r"^Score: 0/15\b", out, re.M) is not None and rc == 1,
+                "the stubbed printf scores 0/15, status 1 (got %d: %r)"
+                % (rc, [l for l in out.splitlines() if l.startswith("Score")]))
+        t.check(not os.path.exists(pwned), "none of the student's build files or tests ran")
+        t.check(re.search(r"not used.*Makefile.*tests/fernlab/grader\.py", out) is not None,
+                "the unused Makefile and tests are named")
+        t.check(re.search(r"ignored.*src/console/ksyms\.awk.*src/lib/format_test\.c", out)
+                is not None, "the ignored generator and test suite are named")
+        t.check(re.search(r"note: src/lib/string\.c changed outside the lab regions", out)
+                is not None, "a change outside the lab regions is reported")
+        path = os.path.join(tmp, "results.json")
+        if t.check(os.path.isfile(path), "--gradescope results.json lands where it was run"):
+            with open(path) as f:
+                t.check(json.load(f)["score"] == 0, "the Gradescope score is 0")
+        closes_properly(t, out)
+
+
+@test("grade-student: a submission cannot embed or quote the grading machine's files")
+def embeds_host_files(t):
+    with tempfile.TemporaryDirectory(prefix="fern-selftest-") as tmp:
+        secret = os.path.join(tmp, "secret.md")
+        token = "fern-secret-%d" % os.getpid()
+        write(secret, "# answer key\n%s\n`quoted`\n" % token)
+        bob = student_tree(os.path.join(tmp, "bob"), stub=False)
+        attacks = {
+            "src/boot/kmain.c": 'asm(".section .rodata\\n.incbin \\"%s\\"\\n.previous");\n' % secret,
+            "src/boot/phase.c": '#include "%s"\n' % secret,
+            "src/lib/exit.c": '#include "../../../%s"\n' % os.path.relpath(secret, ROOT),
+            "src/lib/string.c": 'asm(".macro m a\\n.\\\\a \\"%s\\"\\n.endm\\nm incbin");\n' % secret,
+            "src/boot/entry.asm": '\nsection .rodata\n%%define X incbin\nX "%s"\n' % secret,
+            "src/boot/header.asm": '\n%%include "%s"\n' % secret,
+        }
+        for rel, text in attacks.items():
+            write(os.path.join(bob, rel), text, "a")
+        rc, out = grade_student([bob, "1", "--out", os.path.join(tmp, "results"),
+                                 "-k", "greets", "--json", "r.json"], cwd=tmp)
+        for rel in attacks:
+            t.check("%s: refused by the grader" % rel in out, "%s is refused" % rel)
+        logs = out
+        for d, _, files in os.walk(tmp):
+            for f in files:
+                if f.endswith((".log", ".json")):
+                    with open(os.path.join(d, f), errors="replace") as fh:
+                        logs += fh.read()
+        t.check(token not in logs, "the secret's text is in no output, log or result")
+        t.check(re.search(r"^Score: 0/20\b", out, re.M) is not None and rc == 1,
+                "the refused submission scores 0 (status %d)" % rc)
+        closes_properly(t, out)
+
+
+@test("grade-student: a submission that does not compile scores 0 with the compiler's message")
+def does_not_compile(t):
+    with tempfile.TemporaryDirectory(prefix="fern-selftest-") as tmp:
+        carol = student_tree(os.path.join(tmp, "carol"), stub=False)
+        write(os.path.join(carol, "src", "lib", "exit.c"), "int broken(void) { return 1 }\n", "a")
+        os.makedirs(os.path.join(tmp, "out"))
+        rc, out = grade_student([carol, "1", "--out", os.path.join(tmp, "results"),
+                                 "--json", "out/r.json", "--gradescope", "gs.json"], cwd=tmp)
+        t.check(re.search(r"src/lib/exit\.c:\d+:\d+: error: expected ';'", out) is not None,
+                "the compiler's message is shown")
+        t.check(re.search(r"^Score: 0/100\b", out, re.M) is not None and rc == 1,
+                "every test of lab 1 scores 0 (status %d)" % rc)
+        closes_properly(t, out)
+        try:
+            with open(os.path.join(tmp, "out", "r.json")) as f:
+                data = json.load(f)
+            t.check(data["score"] == 0 and data["max_score"] == 100 and data["build_failed"]
+                    and "expected ';'" in data["build_log"],
+                    "the JSON results say 0/100, the build failed, and why")
+            with open(os.path.join(tmp, "gs.json")) as f:
+                data = json.load(f)
+            t.check(data["score"] == 0 and "expected ';'" in data["output"],
+                    "the Gradescope results hold the compiler's message")
+        except (OSError, ValueError, KeyError) as e:
+            t.check(False, "the results files are written and complete: %s" % e)

@@ -187,7 +187,10 @@ def guard_nasm(nasm, args):
         if os.path.exists(deps):
             with open(deps, errors="replace") as f:
                 listed = dep_files(f.read())
-        bad = outside_reads(listed, roots)
+        # NASM writes no dependency file when it fails, but its messages
+        # name the file they are about: an outside one means it was read.
+        named = re.findall(r"^(.+?):\d+: ", p.stderr, re.M)
+        bad = outside_reads(listed + named, roots)
         if bad:
             return refuse(source, "it reads %s, which is outside the submission" % bad[0])
         if p.returncode != 0:

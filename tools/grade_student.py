@@ -5,9 +5,10 @@ is trusted).
 
     tools/grade-student.sh STUDENT_DIR [LAB] [--out DIR] [grade.py options...]
 
-What is taken from the student: the C, assembly and header files of src/
-and include/ (src/**/*.c, src/**/*.h, src/**/*.asm, include/**/*.h),
-except the in-kernel test suites (*_test.c, *_bench.c). Everything else --
+What is taken from the student: the C and header files of src/ and
+include/ (src/**/*.c, src/**/*.h, include/**/*.h), except the in-kernel
+test suites (*_test.c, *_bench.c). Assembly (*.asm) holds no lab region
+and comes from the official tree. Everything else --
 the Makefile, the manifests, the build's generators (src/console/ksyms.awk),
 the linker script, grub.cfg, tests/, tools/ -- is the official copy, so no
 program of the student's runs on the grading machine. A file the student
@@ -23,7 +24,8 @@ How the build is kept from reaching what it must not see:
     it would assemble; a file read from outside the build folder (an
     absolute or ../ #include, %include) or an assembler directive that
     reads a file or builds one at assembly time (.incbin, .include, .macro,
-    .irp, .rept, NASM's incbin) refuses the submission;
+    .irp, .rept) refuses the submission; NASM runs on official files only,
+    and is checked the same way (what it read) after the fact;
   - the grader runs from a copy of the official tests made after the
     build, and the official files are hashed before and after it.
 Results (logs, the build log) go to --out DIR (default:
@@ -46,7 +48,9 @@ sys.path.insert(0, os.path.join(OFFICIAL, "tools"))
 sys.path.insert(0, os.path.join(OFFICIAL, "tests"))
 
 # What a student may supply, by folder and suffix; all else is ignored.
-STUDENT_TYPES = {"src": (".c", ".h", ".asm"), "include": (".h",)}
+# Assembly is not among them: no lab region is in it, and NASM cannot be
+# checked as closely as the C compiler (guard_nasm).
+STUDENT_TYPES = {"src": (".c", ".h"), "include": (".h",)}
 # In-kernel test suites and benchmark workloads: part of the grading.
 OFFICIAL_ONLY = re.compile(r"_(test|bench)\.c$")
 MAX_FILE = 1 << 20
@@ -87,10 +91,13 @@ def guard_roots(cc, tree):
     return roots
 
 
-def allowed_roots():
-    """The roots the builder worked out once (FERN_GUARD_ROOTS)."""
-    return [r for r in os.environ.get("FERN_GUARD_ROOTS", "").split(os.pathsep) if r] \
-        or [os.path.realpath(os.getcwd())]
+def allowed_roots(cc=None):
+    """The roots the builder worked out once (FERN_GUARD_ROOTS), or, when
+    the guard is run by hand, the current folder and cc's headers."""
+    given = [r for r in os.environ.get("FERN_GUARD_ROOTS", "").split(os.pathsep) if r]
+    if given:
+        return given
+    return guard_roots(cc or ["cc"], os.getcwd())
 
 
 def inside(path, roots):
@@ -133,76 +140,77 @@ def outside_reads(paths, roots):
 
 def guard_cc(cc, args):
     """Compile C as asked, after checking what the compile reads and what
-    assembly it makes. The check of what it reads runs first and with its
-    messages held back: a compiler error inside an included file quotes
-    that file's lines, which must not reach the student's build log."""
+    assembly it makes. The check compiles to assembly with its messages
+    held back until the files it opened are known to be allowed: a
+    compiler error inside an included file quotes that file's lines,
+    which must not reach the student's build log."""
     sources = [a for a in args if a.endswith(".c")]
     if "-c" not in args or len(sources) != 1:
         os.execvp(cc[0], cc + args)
     source = sources[0]
-    roots = allowed_roots()
+    roots = allowed_roots(cc)
     first = strip_args(args, ("-o", "-MF", "-MT", "-MQ"), ("-c", "-MMD", "-MD", "-MP"))
-    # -H names each header as it is opened, one per line: ". path".
-    try:
-        p = subprocess.run(cc + first + ["-E", "-H", "-o", os.devnull],
-                           capture_output=True, text=True, errors="replace", timeout=120)
-    except subprocess.TimeoutExpired:
-        return refuse(source, "preprocessing it did not end within 120 s")
-    opened = [m.group(1) for m in re.finditer(r"^\.+ (.+)$", p.stderr, re.M)]
-    bad = outside_reads(opened, roots)
-    if bad:
-        return refuse(source, "it reads %s, which is outside the submission (only its own "
-                      "files and the compiler's headers may be included)" % bad[0])
-    if p.returncode != 0:
-        sys.stderr.write("".join(l for l in p.stderr.splitlines(True)
-                                 if not re.match(r"^\.+ ", l)))
-        return p.returncode
     with tempfile.TemporaryDirectory(prefix="fern-guard-") as tmp:
         asm = os.path.join(tmp, "out.s")
-        p = subprocess.run(cc + first + ["-S", "-o", asm])
+        # -H names each header as it is opened, one per line: ". path".
+        try:
+            p = subprocess.run(cc + first + ["-S", "-H", "-o", asm], capture_output=True,
+                               text=True, errors="replace", timeout=120)
+        except subprocess.TimeoutExpired:
+            return refuse(source, "compiling it did not end within 120 s")
+        opened = [m.group(1) for m in re.finditer(r"^\.+ (.+)$", p.stderr, re.M)]
+        bad = outside_reads(opened, roots)
+        if bad:
+            return refuse(source, "it reads %s, which is outside the submission (only its own "
+                          "files and the compiler's headers may be included)" % bad[0])
+        messages = "".join(l for l in p.stderr.splitlines(True) if not re.match(r"^\.+ ", l))
         if p.returncode != 0:
+            sys.stderr.write(messages)
             return p.returncode
         with open(asm, errors="replace") as f:
             m = AS_FORBIDDEN.search(f.read())
         if m:
             return refuse(source, "its assembly uses '.%s' (a directive that reads a file "
                           "or writes directives at assembly time)" % m.group(1))
+    # The compile proper, whose warnings are then shown once.
     return subprocess.run(cc + args).returncode
 
 
 def guard_nasm(nasm, args):
-    """Assemble as asked, after checking the files NASM reads (%include)
-    and that the preprocessed source has no incbin."""
+    """Assemble as asked, then check the files NASM read (its -MD list and
+    the files its messages name) before showing its messages or keeping
+    the object. Assembly is not taken from students (no lab region is in
+    it), so this guards the official files; it also refuses the word
+    incbin in the source. (NASM's preprocess-only mode cannot evaluate
+    the %rep counts fern's stubs use, so there is no -E check.)"""
     sources = [a for a in args if a.endswith(".asm")]
     if len(sources) != 1:
         os.execvp(nasm[0], nasm + args)
     source = sources[0]
     roots = allowed_roots()
-    base = strip_args(args, ("-o", "-MD", "-MF", "-MT", "-MQ"), ("-MP",))
+    with open(source, errors="replace") as f:
+        if re.search(r"\bincbin\b", f.read(), re.I):
+            return refuse(source, "it uses incbin (reads a file into the kernel)")
     with tempfile.TemporaryDirectory(prefix="fern-guard-") as tmp:
-        deps, pre = os.path.join(tmp, "out.d"), os.path.join(tmp, "out.i")
-        p = subprocess.run(nasm + base + ["-M", "-MF", deps], capture_output=True,
-                           text=True, errors="replace")
+        deps = os.path.join(tmp, "out.d")
+        base = strip_args(args, ("-MD", "-MF"), ("-MP",))
+        p = subprocess.run(nasm + base + ["-MD", deps], capture_output=True, text=True,
+                           errors="replace")
         listed = []
         if os.path.exists(deps):
             with open(deps, errors="replace") as f:
                 listed = dep_files(f.read())
-        # NASM writes no dependency file when it fails, but its messages
-        # name the file they are about: an outside one means it was read.
         named = re.findall(r"^(.+?):\d+: ", p.stderr, re.M)
         bad = outside_reads(listed + named, roots)
+        out = args[args.index("-o") + 1] if "-o" in args[:-1] else None
         if bad:
+            if out and os.path.exists(out):
+                os.remove(out)
             return refuse(source, "it reads %s, which is outside the submission" % bad[0])
-        if p.returncode != 0:
-            sys.stderr.write(p.stderr)
-            return p.returncode
-        p = subprocess.run(nasm + base + ["-E", "-o", pre])
-        if p.returncode != 0:
-            return p.returncode
-        with open(pre, errors="replace") as f:
-            if NASM_FORBIDDEN.search(f.read()):
-                return refuse(source, "it uses incbin (reads a file into the kernel)")
-    return subprocess.run(nasm + args).returncode
+        sys.stderr.write(p.stderr)
+        if p.returncode == 0 and "-MD" in args[:-1]:
+            shutil.copyfile(deps, args[args.index("-MD") + 1])
+        return p.returncode
 
 
 # ---- what the student supplied ------------------------------------------
@@ -455,8 +463,8 @@ def main(argv):
     if differ:
         say("not used (the official copies are): %s" % listing(differ))
     if ignored:
-        say("ignored (only .c .h .asm in src/ and .h in include/ are taken, and not "
-            "the *_test.c / *_bench.c suites): %s" % listing(ignored))
+        say("ignored (only .c and .h files of src/ and include/ are taken, not "
+            "assembly nor the *_test.c / *_bench.c suites): %s" % listing(ignored))
     if refused:
         say("refused: %s" % listing(refused))
     report_changes(student, use, set(all_labs))

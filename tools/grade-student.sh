@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Grade a student's tree with the official build files, tests and grader:
-# only the student's kernel code (the .c, .asm and .h files of src/ and
+# only the student's kernel code (the .c and .h files of src/ and
 # include/, not the in-kernel test suites) is taken from their tree, and no
 # program of theirs runs here. docs/instructors.md says exactly what is
 # trusted; tools/grade_student.py does the work.

@@ -347,8 +347,8 @@ class Machine:
         if self.exit_status in (EXIT_SUCCESS, EXIT_FAILURE):
             return "exit status %s" % EXIT_NAMES[self.exit_status]
         if self.exit_status is None:
-            return ("still running: the test stopped waiting %.1f s into a %.0f s run; "
-                    "last line %r" % (self.seconds(), self.timeout, last[-120:]))
+            return ("still running: the test stopped waiting before the run's %.0f s "
+                    "timeout; last line %r" % (self.timeout, last[-120:]))
         err = self.stderr.decode("utf-8", "replace").strip().splitlines()
         if err:
             return "QEMU failed (status %s): %s" % (self.exit_status, err[-1][:200])

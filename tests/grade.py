@@ -7,10 +7,15 @@
     python3 tests/grade.py --lab 1 -k memory     only tests whose name has "memory"
 
 Options: --iso PATH (grade another ISO), --json FILE (results as JSON),
---gradescope FILE (Gradescope's results.json), -j N (parallel QEMUs),
---list (print the tests and their points). FERN_TIMEOUT_SCALE=2 doubles
-every timeout. The last line is always `N passed, N failed`; the exit
-status is 0 only if nothing failed and at least one test ran.
+--gradescope FILE (Gradescope's results.json), --log-dir DIR (where the
+logs of failing tests go; default build/test-logs), -j N (parallel QEMUs),
+--list (print the tests and their points), --build-failed LOG (the kernel
+did not build: every test fails, LOG holds the compiler's messages).
+Relative paths are taken from the folder you run it in.
+FERN_TIMEOUT_SCALE=2 doubles every timeout. The grade never depends on a
+log: a log that cannot be written is one warning line. The last lines are
+always `Score: ...` and `N passed, N failed`; the exit status is 0 only if
+nothing failed and at least one test ran.
 """
 
 import argparse
@@ -20,6 +25,8 @@ import glob
 import importlib.util
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -29,9 +36,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 from fernlab import grader, manifest  # noqa: E402
-from fernlab.qemu import timeout_scale  # noqa: E402
+from fernlab.qemu import HarnessError, qemu_binary, timeout_scale  # noqa: E402
 
-LOG_DIR = os.path.join("build", "test-logs")
+LOG_DIR = os.path.join("build", "test-logs")    # --log-dir changes it
 SERVED_ISO = os.path.join("build", "fern.iso")   # make / make iso / make run
 COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 
@@ -154,10 +161,8 @@ def host_results(pattern):
         if not passed:
             lines = out.splitlines()
             r.tail = [l for l in lines if l.startswith(("not ok", "#", "==", "SUMMARY"))][:12] or lines[-12:]
-            os.makedirs(LOG_DIR, exist_ok=True)
-            r.log = os.path.join(LOG_DIR, "host-%s.log" % os.path.basename(path))
-            with open(r.log, "w") as f:
-                f.write(out)
+            r.log = grader.write_log(os.path.join(
+                LOG_DIR, "host-%s.log" % os.path.basename(path)), out)
         results.append(r)
     return results
 
@@ -183,14 +188,20 @@ def report(r, width):
         print("      full log: %s" % r.log)
 
 
-def submit_job(job, pool):
+def submit_job(job, pool, not_run=None):
     """Queue a job's tests on the shared pool: every job's tests share the
-    QEMU slots, so no core idles while one job's last test finishes."""
+    QEMU slots, so no core idles while one job's last test finishes.
+    With `not_run` (a reason), nothing runs and every test fails with it."""
     grading = grader.Grading(job.iso, job.chapter, LOG_DIR, label=job.label)
+    if not_run:
+        return [grader.Result(t, False, 0.0, not_run) for t in job.tests]
     if job.iso and not os.path.exists(job.iso):
+        # Said in full once, then referred to.
         reason = ("ISO not found: %s (build it with 'make CHAPTER=%d iso')"
                   % (job.iso, job.chapter))
-        return [grader.Result(t, False, 0.0, reason) for t in job.tests]
+        return [grader.Result(t, False, 0.0, reason if i == 0 else
+                              "not run: no ISO (see above)")
+                for i, t in enumerate(job.tests)]
     started = {}
 
     def run(t):
@@ -225,7 +236,40 @@ def collect_job(job, pending):
     return results
 
 
+def caller_path(path):
+    """A path the user typed, taken from the folder they ran the grader in
+    (the grader itself runs from the repository's root)."""
+    return os.path.abspath(path) if path else path
+
+
+def tail_of(path, n=25):
+    try:
+        with open(path, errors="replace") as f:
+            lines = [l.rstrip("\n") for l in f]
+    except OSError as e:
+        return ["(cannot read %s: %s)" % (path, e.strerror)]
+    return lines[-n:]
+
+
+def build_messages(path, n=40):
+    """The lines of a build log worth showing: its errors and refusals
+    (all of them, up to n), else its last lines."""
+    lines = tail_of(path, 100000)
+    wanted = [l for l in lines if re.search(r"error|refused|warning|Error", l)]
+    return wanted[:n] if wanted else lines[-25:]
+
+
+def qemu_missing():
+    """The one-line reason QEMU cannot run, or None if it can."""
+    cmd = qemu_binary()
+    if shutil.which(cmd):
+        return None
+    return ("QEMU not found: '%s' is not installed (Debian package "
+            "qemu-system-x86; run 'make doctor')" % cmd)
+
+
 def main():
+    global LOG_DIR
     ap = argparse.ArgumentParser(description="fern's grader")
     ap.add_argument("--lab", type=int, help="grade lab N (chapter N's tests)")
     ap.add_argument("--labs", action="store_true", help="grade every lab")
@@ -239,10 +283,24 @@ def main():
     ap.add_argument("--json", metavar="FILE", help="write results as JSON")
     ap.add_argument("--gradescope", metavar="FILE",
                     help="write a Gradescope results.json")
+    ap.add_argument("--log-dir", metavar="DIR",
+                    help="save failing tests' serial logs here (default: build/test-logs)")
+    ap.add_argument("--build-failed", metavar="LOG",
+                    help="the kernel did not build: fail every test, quoting LOG")
     ap.add_argument("--list", action="store_true", help="list the tests and points")
     args = ap.parse_args()
 
+    # Paths the user typed are theirs, not the repository root's.
+    for name in ("json", "gradescope", "log_dir", "build_failed", "iso"):
+        setattr(args, name, caller_path(getattr(args, name)))
+    try:
+        scale = timeout_scale()
+    except HarnessError as e:
+        print("error: %s" % e)
+        return 2
     os.chdir(ROOT)
+    if args.log_dir:
+        LOG_DIR = args.log_dir
     chapters = manifest.load(ROOT)
     if not chapters:
         raise SystemExit("error: no chapter manifests in chapters/")
@@ -264,9 +322,27 @@ def main():
                 print("   %3d pts  %s" % (t.points, t.name))
         return 0
 
+    if scale != 1:
+        print("note: FERN_TIMEOUT_SCALE=%g: every timeout is %g times its usual length%s"
+              % (scale, scale, "; a kernel that is merely slow may now time out"
+                 if scale < 1 else ""))
+    # Why no test can run, said once rather than once per test.
+    not_run = None
+    if args.build_failed:
+        print("== the kernel did not build; the compiler's messages (all of them in %s):"
+              % args.build_failed)
+        for line in build_messages(args.build_failed):
+            print("   | %s" % line[:200])
+        not_run = "not run: the kernel did not build (see its messages above)"
+    elif jobs and not (args.iso and not os.path.exists(args.iso)):
+        missing = qemu_missing()
+        if missing:
+            print("error: %s" % missing)
+            not_run = "not run: no QEMU (see above)"
+
     start = time.monotonic()
     results = []
-    if args.check:
+    if args.check and not args.build_failed:
         host = host_results(args.k)
         if host:
             print("== host unit tests (build/host/)")
@@ -275,7 +351,7 @@ def main():
                 report(r, width)
             results += host
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
-        pending = [(job, submit_job(job, pool)) for job in jobs]
+        pending = [(job, submit_job(job, pool, not_run)) for job in jobs]
         for job, items in pending:
             print("== %s" % job.heading, flush=True)
             results += collect_job(job, items)
@@ -286,15 +362,24 @@ def main():
     score = sum(r.score for r in results)
     max_score = sum(r.test.points for r in results)
     elapsed = time.monotonic() - start
-    if args.json:
-        write_json(args.json, results, score, max_score, elapsed)
-    if args.gradescope:
-        write_gradescope(args.gradescope, results, score, elapsed)
+    for folder, why in sorted(grader.LOG_PROBLEMS.items()):
+        print("warning: the logs of failing tests were not saved: cannot write %s (%s)"
+              % (folder, why))
+    build_log = "\n".join(tail_of(args.build_failed, 200)) if args.build_failed else None
+    ok_files = True
+    for path, writer in ((args.json, write_json), (args.gradescope, write_gradescope)):
+        if not path:
+            continue
+        try:
+            writer(path, results, score, max_score, elapsed, build_log)
+        except OSError as e:
+            print("error: cannot write %s: %s" % (path, e.strerror or e))
+            ok_files = False
     print("Score: %d/%d  (%.1f s)" % (score, max_score, elapsed))
     if not results:
         print("error: no test ran")
     print("%d passed, %d failed" % (passed, failed))
-    return 0 if results and failed == 0 else 1
+    return 0 if results and failed == 0 and ok_files else 1
 
 
 def result_dict(r):
@@ -305,17 +390,21 @@ def result_dict(r):
             "log": r.log}
 
 
-def write_json(path, results, score, max_score, elapsed):
+def write_json(path, results, score, max_score, elapsed, build_log=None):
+    data = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "score": score, "max_score": max_score,
+            "passed": sum(r.passed for r in results),
+            "failed": sum(not r.passed for r in results),
+            "seconds": round(elapsed, 1),
+            "tests": [result_dict(r) for r in results]}
+    if build_log is not None:
+        data["build_failed"] = True
+        data["build_log"] = build_log
     with open(path, "w") as f:
-        json.dump({"date": datetime.datetime.now().isoformat(timespec="seconds"),
-                   "score": score, "max_score": max_score,
-                   "passed": sum(r.passed for r in results),
-                   "failed": sum(not r.passed for r in results),
-                   "seconds": round(elapsed, 1),
-                   "tests": [result_dict(r) for r in results]}, f, indent=2)
+        json.dump(data, f, indent=2)
 
 
-def write_gradescope(path, results, score, elapsed):
+def write_gradescope(path, results, score, max_score, elapsed, build_log=None):
     tests = []
     for r in results:
         lines = [r.reason] if r.reason else []
@@ -326,9 +415,11 @@ def write_gradescope(path, results, score, elapsed):
                       "max_score": r.test.points,
                       "status": "passed" if r.passed else "failed",
                       "output": "\n".join(lines + ["| " + l for l in r.tail])})
+    data = {"score": score, "execution_time": round(elapsed, 1), "tests": tests}
+    if build_log is not None:
+        data["output"] = "The kernel did not build. The compiler said:\n" + build_log
     with open(path, "w") as f:
-        json.dump({"score": score, "execution_time": round(elapsed, 1),
-                   "tests": tests}, f, indent=2)
+        json.dump(data, f, indent=2)
 
 
 if __name__ == "__main__":

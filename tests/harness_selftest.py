@@ -6,8 +6,13 @@ reports it in one line, with the right diagnosis, within its timeout.
 `make check` runs these before any chapter's tests.
 """
 
+import json
 import os
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 
 from fernlab import Boot, HarnessError, Machine, test
@@ -122,3 +127,266 @@ def timeout_scale(t):
         else:
             os.environ["FERN_TIMEOUT_SCALE"] = old
     t.check(m.timeout == 5.0, "a 2 s timeout scaled by 2.5 is 5 s (got %s)" % m.timeout)
+
+
+# ---- a shell test that gives up waiting names the cause ------------------
+#
+# A test waiting for a prompt that never comes asks for the outcome while
+# QEMU may just have exited or be past its deadline: the answer must be
+# what happened, computed once QEMU has ended, never "still running".
+
+def gave_up_waiting(t, machine, words):
+    with machine as m:
+        got = m.wait(r"^fern> ")
+        outcome = m.outcome()
+    t.check(got is None, "no prompt came")
+    t.check(all(w in outcome for w in words) and "still running" not in outcome,
+            "the outcome names %s: %r" % (" and ".join(map(repr, words)), outcome))
+
+
+@test("harness: a test waiting on a kernel that triple faults is told so")
+def wait_triple_fault(t):
+    gave_up_waiting(t, Machine(broken_iso("triple_fault"), timeout=10, nonce=""),
+                    ["triple fault"])
+
+
+@test("harness: a test waiting on a kernel that resets is told so")
+def wait_reset(t):
+    gave_up_waiting(t, Machine(real_iso(), timeout=5, qemu=FAKE + ["reset"]),
+                    ["machine reset", "working..."])
+
+
+@test("harness: a test waiting on a silent kernel is told so")
+def wait_silent(t):
+    gave_up_waiting(t, Machine(real_iso(), timeout=1, qemu=FAKE + ["silent"]),
+                    ["silent", "no output"])
+
+
+# ---- the grader never breaks ---------------------------------------------
+
+GRADE = [sys.executable, os.path.join(HERE, "grade.py")]
+FAKE_BIN = os.path.join(HERE, "selftest", "fake_qemu.py")
+
+
+def run_grader(args, env=None, cwd=None, timeout=60):
+    full = dict(os.environ)
+    full.pop("FERN_TIMEOUT_SCALE", None)
+    full.update(env or {})
+    p = subprocess.run(GRADE + args, capture_output=True, text=True, env=full,
+                       cwd=cwd, timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+def closes_properly(t, out):
+    lines = out.strip().splitlines()
+    t.check(len(lines) >= 2 and re.match(r"^Score: \d+/\d+", lines[-2]) is not None
+            and re.match(r"^\d+ passed, \d+ failed$", lines[-1]) is not None,
+            "the last lines are the score and 'N passed, N failed': %r" % lines[-2:])
+
+
+@test("harness: a bad FERN_TIMEOUT_SCALE is refused with a message")
+def bad_timeout_scale(t):
+    for value in ("0", "-1", "abc", "nan"):
+        rc, out = run_grader(["--lab", "1", "--list"], {"FERN_TIMEOUT_SCALE": value})
+        t.check(rc == 2 and "FERN_TIMEOUT_SCALE" in out and "Traceback" not in out,
+                "FERN_TIMEOUT_SCALE=%s: status 2 and a message (got %d: %r)"
+                % (value, rc, out.strip()[-120:]))
+
+
+@test("harness: a timeout scaled below 1 is announced and named in the outcome")
+def short_timeout_scale(t):
+    old = os.environ.get("FERN_TIMEOUT_SCALE")
+    os.environ["FERN_TIMEOUT_SCALE"] = "0.5"
+    try:
+        with Machine(real_iso(), timeout=1, qemu=FAKE + ["silent"]) as m:
+            m.wait_exit()
+        outcome = m.outcome()
+    finally:
+        if old is None:
+            del os.environ["FERN_TIMEOUT_SCALE"]
+        else:
+            os.environ["FERN_TIMEOUT_SCALE"] = old
+    t.check("FERN_TIMEOUT_SCALE=0.5" in outcome, "the outcome says the timeout was "
+            "shortened: %r" % outcome)
+    rc, out = run_grader(["--lab", "1", "-k", "greets from", "--iso", real_iso(), "-j", "1"],
+                         {"FERN_TIMEOUT_SCALE": "0.5", "FERN_QEMU": FAKE_BIN,
+                          "FERN_FAKE_QEMU": "reset"})
+    t.check(re.search(r"^note: FERN_TIMEOUT_SCALE=0.5: .*may now time out", out, re.M)
+            is not None, "the grader announces the shortened timeouts")
+
+
+@test("harness: a missing QEMU is said once, not once per test")
+def qemu_missing_once(t):
+    rc, out = run_grader(["--lab", "1", "--iso", real_iso()],
+                         {"FERN_QEMU": "/nonexistent/qemu-system-x86_64"})
+    t.check(out.count("QEMU not found") == 1, "'QEMU not found' appears once (%d times)"
+            % out.count("QEMU not found"))
+    t.check(rc == 1 and "Traceback" not in out, "status 1, no traceback")
+    closes_properly(t, out)
+
+
+@test("harness: an unwritable log folder is one warning; results land where asked")
+def unwritable_logs(t):
+    with tempfile.TemporaryDirectory(prefix="fern-selftest-") as tmp:
+        blocker = os.path.join(tmp, "build")       # a file where a folder should be
+        open(blocker, "w").close()
+        rc, out = run_grader(["--lab", "1", "-k", "greets", "--iso",
+                              os.path.abspath(real_iso()), "-j", "1",
+                              "--log-dir", "build/test-logs", "--json", "r.json",
+                              "--gradescope", "sub/results.json"],
+                             {"FERN_QEMU": FAKE_BIN, "FERN_FAKE_QEMU": "reset"}, cwd=tmp)
+        warnings = [l for l in out.splitlines() if l.startswith("warning:")]
+        t.check(len(warnings) == 1 and "not saved" in warnings[0],
+                "one warning line about the logs: %r" % warnings)
+        t.check("Traceback" not in out, "no traceback")
+        closes_properly(t, out)
+        t.check(os.path.isfile(os.path.join(tmp, "r.json")),
+                "--json r.json is written in the folder the grader was run in")
+        t.check("cannot write %s" % os.path.join(tmp, "sub", "results.json") in out,
+                "an unwritable --gradescope path is named in one line")
+
+
+# ---- grade-student trusts only the student's kernel code -----------------
+#
+# Each case grades a hostile submission with tools/grade-student.sh and
+# checks it gets its honest score. The trees are made here: the official
+# src/ and include/, with the labs stubbed as in a handout (or not), plus
+# the attack.
+
+ROOT = os.path.dirname(HERE)
+GRADE_STUDENT = os.path.join(ROOT, "tools", "grade-student.sh")
+
+
+def student_tree(path, stub):
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import derive
+    for top in ("src", "include"):
+        for d, _, files in os.walk(os.path.join(ROOT, top)):
+            for f in files:
+                src = os.path.join(d, f)
+                dst = os.path.join(path, os.path.relpath(src, ROOT))
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                if stub and f.endswith(derive.C_LIKE):
+                    with open(src) as fh, open(dst, "w") as out:
+                        out.write(derive.stub_text(fh.read(), set(range(1, 100))))
+                else:
+                    shutil.copyfile(src, dst)
+    return path
+
+
+def write(path, text, mode="w"):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, mode) as f:
+        f.write(text)
+
+
+def grade_student(args, cwd):
+    p = subprocess.run([GRADE_STUDENT] + args, capture_output=True, text=True, cwd=cwd,
+                       timeout=120)
+    return p.returncode, p.stdout + p.stderr
+
+
+@test("grade-student: a submission that rewrites the grader gets its honest score")
+def hostile_build_files(t):
+    with tempfile.TemporaryDirectory(prefix="fern-selftest-") as tmp:
+        alice = student_tree(os.path.join(tmp, "alice"), stub=True)
+        pwned = os.path.join(tmp, "pwned")
+        # What the old script ran with the grader's rights: the student's
+        # symbol-table generator; and what it might have: their Makefile
+        # and tests. Each would make every test pass, and leave a mark.
+        cheat = ("sed -i 's/passed = not reason and not failed_checks and bool(t.checks)"
+                 "/passed = True/' tests/fernlab/grader.py ../*/tests/fernlab/grader.py; "
+                 "touch %s" % pwned)
+        write(os.path.join(alice, "src", "console", "ksyms.awk"),
+              'BEGIN { system("%s") }\n' % cheat.replace('"', '\\"'))
+        write(os.path.join(alice, "Makefile"), "$(shell %s)\niso:\n\ttouch %s\n" % (cheat, pwned))
+        write(os.path.join(alice, "tests", "fernlab", "grader.py"),
+              "import os\nos.system('touch %s')\n" % pwned)
+        # An in-kernel test suite the student "fixed", and a change
+        # outside the lab regions, which must be reported.
+        write(os.path.join(alice, "src", "lib", "format_test.c"), "\n/* mine */\n", "a")
+        write(os.path.join(alice, "src", "lib", "string.c"), "\n/* outside */\n", "a")
+        rc, out = grade_student([alice, "2", "--out", os.path.join(tmp, "results"),
+                                 "-k", "ksnprintf", "-j", "1",
+                                 "--gradescope", "results.json"], cwd=tmp)
+        t.check(re.search(r"^Score: 0/15\b", out, re.M) is not None and rc == 1,
+                "the stubbed printf scores 0/15, status 1 (got %d: %r)"
+                % (rc, [l for l in out.splitlines() if l.startswith("Score")]))
+        t.check(not os.path.exists(pwned), "none of the student's build files or tests ran")
+        t.check(re.search(r"not used.*Makefile.*tests/fernlab/grader\.py", out) is not None,
+                "the unused Makefile and tests are named")
+        t.check(re.search(r"ignored.*src/console/ksyms\.awk.*src/lib/format_test\.c", out)
+                is not None, "the ignored generator and test suite are named")
+        t.check(re.search(r"note: src/lib/string\.c changed outside the lab regions", out)
+                is not None, "a change outside the lab regions is reported")
+        path = os.path.join(tmp, "results.json")
+        if t.check(os.path.isfile(path), "--gradescope results.json lands where it was run"):
+            with open(path) as f:
+                t.check(json.load(f)["score"] == 0, "the Gradescope score is 0")
+        closes_properly(t, out)
+
+
+@test("grade-student: a submission cannot embed or quote the grading machine's files")
+def embeds_host_files(t):
+    with tempfile.TemporaryDirectory(prefix="fern-selftest-") as tmp:
+        secret = os.path.join(tmp, "secret.md")
+        token = "fern-secret-%d" % os.getpid()
+        write(secret, "# answer key\n%s\n`quoted`\n" % token)
+        bob = student_tree(os.path.join(tmp, "bob"), stub=False)
+        attacks = {
+            "src/boot/kmain.c": 'asm(".section .rodata\\n.incbin \\"%s\\"\\n.previous");\n' % secret,
+            "src/boot/phase.c": '#include "%s"\n' % secret,
+            "src/lib/exit.c": '#include "../../../%s"\n' % os.path.relpath(secret, ROOT),
+            "src/lib/string.c": 'asm(".macro m a\\n.\\\\a \\"%s\\"\\n.endm\\nm incbin");\n' % secret,
+            "src/boot/entry.asm": '\nsection .rodata\n%%define X incbin\nX "%s"\n' % secret,
+            "src/boot/header.asm": '\n%%include "%s"\n' % secret,
+        }
+        for rel, text in attacks.items():
+            write(os.path.join(bob, rel), text, "a")
+        rc, out = grade_student([bob, "1", "--out", os.path.join(tmp, "results"),
+                                 "-k", "greets", "--json", "r.json"], cwd=tmp)
+        ignored = re.search(r"^grade-student: ignored.*$", out, re.M)
+        for rel in attacks:
+            if rel.endswith(".asm"):
+                # Assembly is never taken from a student.
+                t.check(ignored is not None and rel in ignored.group(0),
+                        "%s is ignored" % rel)
+            else:
+                t.check("%s: refused by the grader" % rel in out, "%s is refused" % rel)
+        logs = out
+        for d, _, files in os.walk(tmp):
+            for f in files:
+                if f.endswith((".log", ".json")):
+                    with open(os.path.join(d, f), errors="replace") as fh:
+                        logs += fh.read()
+        t.check(token not in logs, "the secret's text is in no output, log or result")
+        t.check(re.search(r"^Score: 0/20\b", out, re.M) is not None and rc == 1,
+                "the refused submission scores 0 (status %d)" % rc)
+        closes_properly(t, out)
+
+
+@test("grade-student: a submission that does not compile scores 0 with the compiler's message")
+def does_not_compile(t):
+    with tempfile.TemporaryDirectory(prefix="fern-selftest-") as tmp:
+        carol = student_tree(os.path.join(tmp, "carol"), stub=False)
+        write(os.path.join(carol, "src", "lib", "exit.c"), "int broken(void) { return 1 }\n", "a")
+        os.makedirs(os.path.join(tmp, "out"))
+        rc, out = grade_student([carol, "1", "--out", os.path.join(tmp, "results"),
+                                 "--json", "out/r.json", "--gradescope", "gs.json"], cwd=tmp)
+        t.check(re.search(r"src/lib/exit\.c:\d+:\d+: error: expected ';'", out) is not None,
+                "the compiler's message is shown")
+        t.check(re.search(r"^Score: 0/100\b", out, re.M) is not None and rc == 1,
+                "every test of lab 1 scores 0 (status %d)" % rc)
+        closes_properly(t, out)
+        try:
+            with open(os.path.join(tmp, "out", "r.json")) as f:
+                data = json.load(f)
+            t.check(data["score"] == 0 and data["max_score"] == 100 and data["build_failed"]
+                    and "expected ';'" in data["build_log"],
+                    "the JSON results say 0/100, the build failed, and why")
+            with open(os.path.join(tmp, "gs.json")) as f:
+                data = json.load(f)
+            t.check(data["score"] == 0 and "expected ';'" in data["output"],
+                    "the Gradescope results hold the compiler's message")
+        except (OSError, ValueError, KeyError) as e:
+            t.check(False, "the results files are written and complete: %s" % e)

@@ -252,15 +252,35 @@ class Grading:
         return result
 
     def save_log(self, test, machines):
-        os.makedirs(self.log_dir, exist_ok=True)
+        """Write the serial logs of a failing test; return the path, or
+        None if the log folder cannot be written (a read-only build/): the
+        grade does not depend on the log, so that is a warning, noted once
+        in LOG_PROBLEMS for the grader to print."""
         slug = re.sub(r"[^a-z0-9]+", "-", test.name.lower()).strip("-")[:60]
         path = os.path.join(self.log_dir, "%s%s.log" % (
             (self.label + "-") if self.label else "", slug))
+        text = "".join(m.log_text() + "\n" for m in machines)
+        return write_log(path, text)
+
+
+# Why logs could not be written: {folder: error}, printed once by the grader.
+LOG_PROBLEMS = {}
+_log_lock = threading.Lock()
+
+
+def write_log(path, text):
+    """Write `text` to `path` (making its folder); return the path, or None
+    after recording the problem in LOG_PROBLEMS."""
+    folder = os.path.dirname(path) or "."
+    try:
+        os.makedirs(folder, exist_ok=True)
         with open(path, "w") as f:
-            for m in machines:
-                f.write(m.log_text())
-                f.write("\n")
+            f.write(text)
         return path
+    except OSError as e:
+        with _log_lock:
+            LOG_PROBLEMS.setdefault(folder, e.strerror or str(e))
+        return None
 
 
 def run_boot(iso, spec, qemu=None):

@@ -47,12 +47,34 @@ FW_CFG_CMDLINE = "opt/fern/cmdline"
 
 
 def timeout_scale():
-    """FERN_TIMEOUT_SCALE multiplies every timeout (slow machines: 2 or 3)."""
+    """FERN_TIMEOUT_SCALE multiplies every timeout (slow machines: 2 or 3).
+    A value that is not a number greater than 0 is refused: silently using
+    1 instead would hide the mistake until a slow test timed out."""
+    text = os.environ.get("FERN_TIMEOUT_SCALE", "").strip()
+    if not text:
+        return 1.0
     try:
-        scale = float(os.environ.get("FERN_TIMEOUT_SCALE", "1"))
+        scale = float(text)
     except ValueError:
-        scale = 1.0
-    return scale if scale > 0 else 1.0
+        scale = None
+    if scale is None or not (scale > 0) or scale == float("inf"):
+        raise HarnessError("FERN_TIMEOUT_SCALE=%r is not a number greater than 0 "
+                           "(use e.g. FERN_TIMEOUT_SCALE=2 to double every timeout)"
+                           % text)
+    return scale
+
+
+def scaled_note():
+    """' (FERN_TIMEOUT_SCALE=0.1 shortened it)' when timeouts are scaled
+    below 1, else '': a timeout message then says the harness, not
+    necessarily the kernel, was too quick."""
+    try:
+        scale = timeout_scale()
+    except HarnessError:
+        return ""
+    if scale < 1:
+        return " (FERN_TIMEOUT_SCALE=%g shortened it)" % scale
+    return ""
 
 
 def qemu_binary():
@@ -308,18 +330,39 @@ class Machine:
         run ended)."""
         return self._triple_fault
 
+    def settle(self):
+        """Make sure the run has ended before anyone says how it ended: a
+        test that gave up waiting (no prompt came) asks for the outcome
+        while QEMU may have just exited (a triple fault, a reset) or be
+        past its deadline (a silent or hung kernel). Reap or kill it now,
+        so the answer is the cause, not "still running"."""
+        if self.proc is None or self.exit_status is not None:
+            return
+        if self.proc.poll() is not None:
+            self.exit_status = self.proc.wait()
+            self._finish()
+        elif self.remaining() <= 0:
+            self._kill("timeout")
+            self.exit_status = self.proc.wait()
+            self._finish()
+
     def outcome(self):
         """One line: how this run ended."""
+        self.settle()
         lines = [l for l in self.lines() if l.strip()]
         last = lines[-1] if lines else ""
         if self.killed_for == "flood":
             return "output flood: more than %d KiB on COM1, QEMU killed" % (OUTPUT_CAP // 1024)
         if self.killed_for == "timeout":
+            note = scaled_note()
             if not lines:
-                return "silent: no output on COM1 within %.0f s" % self.timeout
+                return "silent: no output on COM1 within %.0f s%s" % (self.timeout, note)
             if last.strip() == "fern: ready":
-                return ("timeout after %.0f s: the kernel idled after 'fern: ready' "
-                        "and never exited" % self.timeout)
+                return ("timeout after %.0f s%s: the kernel idled after 'fern: ready' "
+                        "and never exited" % (self.timeout, note))
+            if note:
+                return ("timeout after %.1f s%s: the kernel had not finished; last line %r"
+                        % (self.timeout, note, last[-120:]))
             return "timeout after %.0f s: the kernel hung; last line %r" % (self.timeout, last[-120:])
         if self.killed_for:
             return "stopped by the harness (%s)" % self.killed_for
@@ -330,7 +373,8 @@ class Machine:
         if self.exit_status in (EXIT_SUCCESS, EXIT_FAILURE):
             return "exit status %s" % EXIT_NAMES[self.exit_status]
         if self.exit_status is None:
-            return "still running (the test stopped waiting); last line %r" % last[-120:]
+            return ("still running: the test stopped waiting before the run's %.0f s "
+                    "timeout; last line %r" % (self.timeout, last[-120:]))
         err = self.stderr.decode("utf-8", "replace").strip().splitlines()
         if err:
             return "QEMU failed (status %s): %s" % (self.exit_status, err[-1][:200])

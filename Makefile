@@ -132,10 +132,26 @@ $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 $(BUILD)/obj/%.o: %.asm $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  NASM    $<"
-	$(Q)$(NASM) $(NASMFLAGS) -MD $(@:.o=.d) -MP $< -o $@
+	$(Q)$(NASM) $(NASMFLAGS) -I$(BUILD)/gen/ -MD $(@:.o=.d) -MP $< -o $@
 
-$(BUILD)/linker.ld: src/boot/linker.ld.S $(FLAGS_STAMP)
-	$(Q)$(CC) -E -P -x c -undef -DFERN_CHAPTER=$(CHAPTER) $< -o $@
+# Constants that assembly shares with C have one definition, in a header;
+# NASM gets them generated from it: include/fern/NAME.h gives
+# $(BUILD)/gen/NAME.inc, a %define for each object-like macro the header
+# itself defines whose value is a plain number (C's U and L suffixes
+# dropped). entry.asm includes layout.inc, trap_entry.asm cpu.inc.
+$(BUILD)/gen/%.inc: include/fern/%.h $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -E -dD -D__ASSEMBLER__ -DFERN_CHAPTER=$(CHAPTER) -Iinclude -x c $< | \
+		$(AWK) -v src='"$<"' '/^# [0-9]+ "/ { here = ($$3 == src) } \
+			here && $$1 == "#define" && $$2 !~ /[(]/ && NF >= 3 { \
+			v = $$3; for (i = 4; i <= NF; i++) v = v " " $$i; print $$2, v }' | \
+		sed -E 's/([0-9a-fA-F])[uU]?[lL]{1,2}([^0-9A-Za-z_]|$$)/\1\2/g; s/([0-9a-fA-F])[uU]([^0-9A-Za-z_]|$$)/\1\2/g' | \
+		$(AWK) '{ v = $$0; sub(/^[^ ]+ /, "", v) } v ~ /^[-0-9a-fA-FxX ()<>|&~+*]+$$/ { print "%define " $$1 " " v }' > $@
+$(BUILD)/obj/src/boot/entry.o: $(BUILD)/gen/layout.inc
+$(BUILD)/obj/src/cpu/trap_entry.o: $(BUILD)/gen/cpu.inc
+
+$(BUILD)/linker.ld: src/boot/linker.ld.S include/fern/layout.h $(FLAGS_STAMP)
+	$(Q)$(CC) -E -P -x c -undef -D__ASSEMBLER__ -DFERN_CHAPTER=$(CHAPTER) -Iinclude $< -o $@
 
 # From chapter 2 on, panic() names functions from a symbol table linked
 # into the kernel. The table is made from the linked kernel, so the kernel

@@ -27,6 +27,8 @@ OUTSIDE = Boot(cmdline="mm=verbose", memory="4G", until=r"^fern: ready$",
                monitor=["info tlb"], timeout=15)
 
 PAGE = 4096
+# Literal on purpose: these tests check the layout from outside, against
+# what the design fixes (include/fern/layout.h says the same).
 KERNEL_VMA = 0xffffffff80000000
 DIRECT_MAP = 0xffff800000000000
 LOWER_HALF_END = 0x0000800000000000

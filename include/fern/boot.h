@@ -4,29 +4,15 @@
  *        GRUB, the command line, and QEMU's fw_cfg; and where the boot's
  *        time goes (boot_phase()).
  *
- * The boot code maps the first 1 GiB of physical memory at KERNEL_VMA, so
- * physical address p is readable at PHYS_TO_VIRT(p) while p < BOOT_MAPPED.
+ * Where things are in the address space is layout.h's business, not this
+ * header's: the boot information is read through PHYS_TO_VIRT() there.
  */
-#if FERN_CHAPTER >= 4
-/*
- * Chapter 4 replaces the boot page tables (mm_init(), mm.h): from then on
- * the kernel window at KERNEL_VMA holds only the first MiB, the kernel
- * image and the boot information, and phys_to_virt() reaches all RAM.
- */
-#endif
 #ifndef FERN_BOOT_H
 #define FERN_BOOT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/** Where the kernel is linked: the top 2 GiB of the address space. */
-#define KERNEL_VMA	0xffffffff80000000UL
-/** How much physical memory the boot page tables map at KERNEL_VMA. */
-#define BOOT_MAPPED	(1UL << 30)
-/** The virtual address of physical address @p p (p < BOOT_MAPPED). */
-#define PHYS_TO_VIRT(p)	((uintptr_t)(p) + KERNEL_VMA)
 
 /** The value a Multiboot2 loader leaves in EAX (Multiboot2 spec §3.3). */
 #define MB2_BOOT_MAGIC	0x36d76289
@@ -140,17 +126,5 @@ void boot_phases_print(void);
 
 /** The kernel's C entry point, called by entry.asm in long mode. */
 void kmain(uint32_t magic, uint32_t mbi_phys);
-#if FERN_CHAPTER >= 3
-
-/**
- * @name The boot stack (src/boot/entry.asm)
- * kmain, and everything it calls, runs on this 16 KiB stack. The 4 KiB
- * page below it is left unmapped, so that an overflow faults there instead
- * of silently overwriting whatever lies below. @{ */
-extern char boot_stack_guard[];		/**< the unmapped guard page */
-extern char boot_stack_bottom[];	/**< the stack's lowest byte */
-extern char boot_stack_top[];		/**< just past its highest byte */
-/** @} */
-#endif
 
 #endif

@@ -116,14 +116,6 @@ void ist_stack_bounds(unsigned int ist, uintptr_t *bottom, uintptr_t *top);
  * lands between the two.)
  */
 bool ist_stack_intact(unsigned int ist);
-#if FERN_CHAPTER >= 4
-
-/**
- * The guard page below IST stack @p ist (1..IST_STACKS): 4 KiB that
- * chapter 4 leaves unmapped, so that an overflow faults at once.
- */
-uintptr_t ist_stack_guard(unsigned int ist);
-#endif
 
 /** @name Vectors
  * The exceptions, by the mnemonics of SDM vol. 3 §6.15, Table 6-1. @{ */
@@ -143,6 +135,19 @@ uintptr_t ist_stack_guard(unsigned int ist);
 #define NR_IRQS			16	/**< IRQ 0-15, two cascaded PICs */
 #define IDT_ENTRIES		48	/**< gates in fern's IDT: 0-47 */
 /** @} */
+
+/**
+ * The exceptions for which the CPU pushes an error code, a bit per
+ * vector: #DF (8), #TS (10), #NP (11), #SS (12), #GP (13), #PF (14),
+ * #AC (17), #CP (21), #VC (29) and #SX (30) (SDM vol. 3 §6.15; #VC and
+ * #SX are AMD's). IRQs never push one. The entry stubs of
+ * src/cpu/trap_entry.asm are made from it, and from IDT_ENTRIES and
+ * TRAP_NO_ERROR_CODE: the build generates their NASM copies from this
+ * header (cpu.inc), so there is one definition.
+ */
+#define TRAP_ERROR_CODE_VECTORS	((1 << 8) | (1 << 10) | (1 << 11) | \
+				 (1 << 12) | (1 << 13) | (1 << 14) | \
+				 (1 << 17) | (1 << 21) | (1 << 29) | (1 << 30))
 
 /**
  * One gate descriptor of the long-mode IDT: 16 bytes that say where the

@@ -15,7 +15,8 @@
  *
  * **The kernel heap** (src/mm/kmalloc.c: kmalloc(), kfree(), kcalloc(),
  * krealloc(), kmalloc_aligned()) is one struct heap in the virtual range
- * chapter 4 sets aside for it.
+ * chapter 4 sets aside for it, [KHEAP_BASE, KHEAP_BASE + KHEAP_SIZE)
+ * (include/fern/layout.h).
  *
  * The core's design, in one paragraph (blog/05-heap.md has the long form):
  * the heap is a row of blocks from the start of its range up to a
@@ -200,18 +201,6 @@ int heap_check(const struct heap *h, const char **problem, uintptr_t *where);
 const char *heap_misuse_name(enum heap_misuse kind);
 
 /* ---- the kernel heap (src/mm/kmalloc.c) ---------------------------- */
-
-/**
- * Where the kernel heap's range starts: PML4 slot 384, a slot of its own,
- * clear of the direct map and of the kernel image (see mm.h's layout).
- */
-#define KHEAP_BASE	0xffffc00000000000UL
-/**
- * The size of the kernel heap's range: 64 GiB, as much as the frame
- * allocator manages, so that memory runs out before address space does.
- * Only the pages the heap uses are mapped.
- */
-#define KHEAP_SIZE	(64UL << 30)
 
 /**
  * Allocate @p size bytes, aligned to 16.

@@ -13,27 +13,27 @@
  * - **The kernel's address space** (`mm_*`, src/mm/layout.c): what is
  *   mapped where, built once at boot, and named in page-fault reports.
  *
- * The layout (48-bit virtual addresses; each half holds 128 TiB):
+ * The layout of the address space is include/fern/layout.h's table. Of
+ * it, this chapter builds the direct map (all RAM at DIRECT_MAP_BASE, in
+ * 2 MiB pages, except where the kernel image lies: its alias there has the
+ * permissions of its section minus execute, so the kernel's code cannot
+ * be rewritten through it either) and the kernel window at KERNEL_VMA,
+ * section by section:
  *
- * | virtual address            | what                                        | access |
- * |----------------------------|---------------------------------------------|--------|
- * | 0 .. 0x00007fffffffffff    | nothing: no identity map, no NULL page      | -      |
- * | 0xffff800000000000 + p     | the direct map: all RAM, p = physical addr. | rw-    |
- * | 0xffffffff80000000 + p     | the first MiB (VGA text at 0xb8000)         | rw-    |
- * | 0xffffffff80100000 ...     | the kernel image, section by section        |        |
- * | &nbsp;&nbsp; .boot         | Multiboot2 header, 32-bit boot code         | r--    |
- * | &nbsp;&nbsp; .text         | code                                        | r-x    |
- * | &nbsp;&nbsp; .rodata       | constants, the test and command tables      | r--    |
- * | &nbsp;&nbsp; .data, .bss   | variables and the stacks (guard pages: ---) | rw-    |
- * | &nbsp;&nbsp; .ksyms        | the symbol table of panic()                 | r--    |
- * | 0xffffffff80000000 + p     | the boot information, wherever GRUB put it  | r--    |
+ * | part of the kernel window | what                                        | access |
+ * |---------------------------|---------------------------------------------|--------|
+ * | the first MiB             | low memory (VGA text at 0xb8000)            | rw-    |
+ * | .boot                     | Multiboot2 header, 32-bit boot code         | r--    |
+ * | .text                     | code                                        | r-x    |
+ * | .rodata                   | constants, the test and command tables      | r--    |
+ * | .data, .bss               | variables and the stacks (guard pages: ---) | rw-    |
+ * | .ksyms                    | the symbol table of panic()                 | r--    |
+ * | the boot information      | wherever GRUB put it                        | r--    |
  *
- * The direct map uses 2 MiB pages, except where the kernel image lies: its
- * alias there has the permissions of its section minus execute, so the
- * kernel's code cannot be rewritten through it either. No page is both
- * writable and executable (W^X). The rest of the upper half is free for
- * later chapters to take windows from (the heap of chapter 5 starts at
- * 0xffffc00000000000); the tests map and unmap at 0xffffe00000000000.
+ * No page is both writable and executable (W^X). Nothing in the lower
+ * half is mapped, and neither are the windows layout.h reserves for later
+ * chapters (the heap's and the device window) until those chapters map
+ * them.
  *
  * All of this fits a machine of QEMU's `-m 3M` (with less, SeaBIOS and
  * GRUB do not boot reliably); memory above 4 GiB is used when QEMU gives
@@ -43,6 +43,7 @@
 #define FERN_MM_H
 
 #include <fern/boot.h>
+#include <fern/layout.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,15 +59,6 @@
 #define ALIGN_DOWN(x, align)	((x) & ~((uint64_t)(align) - 1))
 /** Round @p x up to a multiple of @p align (a power of two). */
 #define ALIGN_UP(x, align)	ALIGN_DOWN((x) + (align) - 1, (align))
-
-/*
- * The host unit tests (tests/host/) keep their fake physical memory in a
- * malloc'd buffer and define DIRECT_MAP_BASE as its address.
- */
-#ifndef DIRECT_MAP_BASE
-/** Where the direct map starts: physical address p is at this + p. */
-#define DIRECT_MAP_BASE	0xffff800000000000UL
-#endif
 
 /**
  * The virtual address of physical address @p phys, in the direct map.
@@ -267,6 +259,16 @@ pte_t *vm_active(void);
  * @return 0, or a negative error number.
  */
 int mm_init(const struct boot_info *info);
+
+/**
+ * The guard page of the kernel stack @p s (layout.h): the 4 KiB page
+ * below the page that holds the stack's lowest byte, which mm_init()
+ * leaves unmapped so that an overflow faults at once.
+ */
+static inline uintptr_t kernel_stack_guard(const struct kernel_stack *s)
+{
+	return ALIGN_DOWN((uintptr_t)s->bottom, PAGE_SIZE) - PAGE_SIZE;
+}
 
 /** Whether mm_init() switched to the kernel's own page tables. */
 bool mm_remapped(void);

@@ -9,8 +9,10 @@
 ; address, but runs at its physical address until paging is on. That is why
 ; every address this file touches before the far jump is written
 ; "symbol - KERNEL_VMA": the physical address of a higher-half symbol.
+; KERNEL_VMA comes from include/fern/layout.h: the build generates
+; layout.inc, its NASM copy, from the header.
 
-KERNEL_VMA      equ 0xffffffff80000000
+%include "layout.inc"
 MB2_BOOT_MAGIC  equ 0x36d76289          ; what a Multiboot2 loader puts in EAX
 
 COM1            equ 0x3f8               ; the first serial port's registers:

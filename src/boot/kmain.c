@@ -13,6 +13,7 @@
 #include <fern/console.h>
 #include <fern/exit.h>
 #include <fern/init.h>
+#include <fern/layout.h>
 #if FERN_CHAPTER >= 2
 #include <fern/ktest.h>
 #include <fern/shell.h>
@@ -54,6 +55,16 @@ static const struct {
 };
 
 extern const struct initcall __initcalls_start[], __initcalls_end[];
+
+/*
+ * The boot stack, which entry.asm sets up and kmain, and everything it
+ * calls, runs on: 16 KiB, with a 4 KiB page below it that the page tables
+ * leave unmapped, so that an overflow faults there instead of silently
+ * overwriting whatever lies below. Declared for the table of the kernel's
+ * stacks (layout.h), which panic() and the memory code read.
+ */
+extern char boot_stack_bottom[], boot_stack_top[];
+KERNEL_STACK(boot, "the boot stack", boot_stack_bottom, boot_stack_top);
 
 /* The levels that have started. */
 static unsigned int started;

@@ -4,12 +4,13 @@
  * GRUB loads each ELF segment at its physical (load) address. The boot code
  * in .boot runs there, at 1 MiB, before paging. Everything else is linked at
  * KERNEL_VMA + its physical address: the top 2 GiB of the address space,
- * which is what gcc's -mcmodel=kernel expects. Each section starts on a 4 KiB
+ * which is what gcc's -mcmodel=kernel expects (KERNEL_VMA, from
+ * include/fern/layout.h). Each section starts on a 4 KiB
  * page so that chapter 4 can give it its own protection (W^X).
  */
-ENTRY(_start)
+#include <fern/layout.h>
 
-KERNEL_VMA = 0xffffffff80000000;
+ENTRY(_start)
 
 /* One loadable segment per kind of access, so no segment is both W and X. */
 PHDRS
@@ -56,6 +57,14 @@ SECTIONS
 		__initcalls_start = .;
 		KEEP(*(.initcalls))
 		__initcalls_end = .;
+		/*
+		 * The kernel's stacks, declared by their owners with
+		 * KERNEL_STACK() (layout.h).
+		 */
+		. = ALIGN(8);
+		__kstacks_start = .;
+		KEEP(*(.kstacks))
+		__kstacks_end = .;
 #if FERN_CHAPTER >= 2
 		/*
 		 * Tables that code adds to by declaration: the tests of

@@ -9,6 +9,7 @@
  */
 #include <fern/boot.h>
 #include <fern/console.h>
+#include <fern/layout.h>
 #include <fern/string.h>
 
 struct mb2_tag {

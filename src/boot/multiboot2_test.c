@@ -9,6 +9,7 @@
  */
 #include <fern/boot.h>
 #include <fern/ktest.h>
+#include <fern/layout.h>
 #include <fern/string.h>
 
 /* The MBI and each tag start on 8-byte boundaries (Multiboot2 §3.6). */

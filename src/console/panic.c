@@ -17,20 +17,16 @@
  */
 #include <fern/console.h>
 #include <fern/exit.h>
+#include <fern/layout.h>
 #include <fern/x86.h>
 #include <stdbool.h>
 
 /* Enough for any sane call chain; a corrupt one cannot loop forever. */
 #define BACKTRACE_MAX_DEPTH	32
 
-/*
- * Linker script symbols: where code is (the boot code, then .text); .bss,
- * which holds every stack; and the boot stack's guard page (entry.asm).
- */
+/* Linker script symbols: where code is (the boot code, then .text). */
 extern const char __kernel_phys_start[], __boot_end[];
 extern const char __text_start[], __text_end[];
-extern const char __bss_start[], __bss_end[];
-extern const char boot_stack_guard[];
 
 /*
  * Binary search for the last symbol at or below @addr. The table is
@@ -82,19 +78,18 @@ static void print_return_address(uintptr_t addr)
  * Reading through a bad frame pointer would fault, and with no exception
  * handlers yet (chapter 3) a fault is a reboot. So before following a
  * frame pointer, check that it is 8-byte aligned, that both words it
- * points at are inside .bss (where every stack lives) but not in the
- * unmapped guard page below the boot stack (entry.asm), and that it is
- * above the previous frame: stacks grow down, so callers' frames are at
- * higher addresses, and a chain that goes back down is corrupt.
+ * points at lie inside one of the kernel's stacks (the table of
+ * layout.h, which leaves out the unmapped guard pages below them), and
+ * that it is above the previous frame: stacks grow down, so callers'
+ * frames are at higher addresses, and a chain that goes back down is
+ * corrupt.
  */
 static bool frame_is_sane(uintptr_t fp, uintptr_t prev)
 {
-	uintptr_t guard = (uintptr_t)boot_stack_guard;
+	const struct kernel_stack *s = kernel_stack_at(fp);
 
-	return fp % 8 == 0 && fp > prev &&
-	       fp >= (uintptr_t)__bss_start &&
-	       fp + 16 <= (uintptr_t)__bss_end &&
-	       (fp + 16 <= guard || fp >= guard + 4096);
+	return fp % 8 == 0 && fp > prev && s &&
+	       fp + 16 <= (uintptr_t)s->top;
 }
 
 void backtrace_print(uintptr_t fp)

@@ -4,8 +4,8 @@
  * bits, background in the next three). Writing memory is all it takes for
  * a character to appear.
  */
-#include <fern/boot.h>
 #include <fern/console.h>
+#include <fern/layout.h>
 #if FERN_CHAPTER >= 2
 #include <fern/x86.h>
 #endif

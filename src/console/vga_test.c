@@ -6,9 +6,9 @@
  * puts it back before checking anything: a failed check prints a line,
  * and that line must not land in the middle of the screen under test.
  */
-#include <fern/boot.h>
 #include <fern/console.h>
 #include <fern/ktest.h>
+#include <fern/layout.h>
 #include <fern/x86.h>
 
 /* Text mode 3, as the hardware defines it. */

@@ -17,6 +17,7 @@
  *     0x18  TSS            16 bytes: a system descriptor is twice as long
  */
 #include <fern/cpu.h>
+#include <fern/layout.h>
 
 /*
  * Bits of a code or data segment descriptor (SDM vol. 3 §3.4.5, Figure
@@ -59,6 +60,11 @@ struct ist_stack {
 #endif
 
 static struct ist_stack ist_stacks[IST_STACKS];
+KERNEL_STACK(ist1, "the double-fault stack (IST1)",
+	     ist_stacks[IST_DOUBLE_FAULT - 1].stack,
+	     ist_stacks[IST_DOUBLE_FAULT - 1].stack + IST_STACK_SIZE);
+KERNEL_STACK(ist2, "the NMI stack (IST2)", ist_stacks[IST_NMI - 1].stack,
+	     ist_stacks[IST_NMI - 1].stack + IST_STACK_SIZE);
 static struct tss tss;
 
 /* In .data: LTR writes the "busy" bit into the TSS descriptor. */
@@ -93,13 +99,6 @@ void ist_stack_bounds(unsigned int ist, uintptr_t *bottom, uintptr_t *top)
 	*top = (uintptr_t)(s->stack + IST_STACK_SIZE);
 }
 
-#if FERN_CHAPTER >= 4
-uintptr_t ist_stack_guard(unsigned int ist)
-{
-	return (uintptr_t)ist_stacks[ist - 1].guard;
-}
-
-#endif
 bool ist_stack_intact(unsigned int ist)
 {
 	const volatile uint64_t *canary = ist_stacks[ist - 1].canary;

@@ -14,16 +14,11 @@
 ; which clears RFLAGS.IF on entry, and IRETQ restores the interrupted
 ; RFLAGS, IF included. So nothing here needs cli or sti.
 
-; The one table: bit n is set if the CPU pushes an error code for vector
-; n. Those are #DF (8), #TS (10), #NP (11), #SS (12), #GP (13), #PF (14),
-; #AC (17), #CP (21), #VC (29) and #SX (30) (SDM vol. 3 §6.15; #VC and #SX
-; are AMD's). IRQs never push one.
-ERROR_CODE_VECTORS equ (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | \
-		       (1 << 13) | (1 << 14) | (1 << 17) | (1 << 21) | \
-		       (1 << 29) | (1 << 30)
-
-IDT_ENTRIES     equ 48                  ; as in cpu.h
-NO_ERROR_CODE   equ -1                  ; TRAP_NO_ERROR_CODE in cpu.h
+; The one table is TRAP_ERROR_CODE_VECTORS in include/fern/cpu.h: bit n
+; is set if the CPU pushes an error code for vector n. It, IDT_ENTRIES and
+; TRAP_NO_ERROR_CODE come from there: the build generates cpu.inc, their
+; NASM copy, from the header.
+%include "cpu.inc"
 
 ; Offset of the interrupted RIP in the trap frame, once all 15 general
 ; registers are saved: 15 registers, the vector, the error code.
@@ -36,8 +31,8 @@ section .text
 ; trap_stub N: the entry point of vector N.
 %macro trap_stub 1
 trap_stub_%1:
-%if ((ERROR_CODE_VECTORS >> %1) & 1) == 0
-	push NO_ERROR_CODE
+%if ((TRAP_ERROR_CODE_VECTORS >> %1) & 1) == 0
+	push TRAP_NO_ERROR_CODE
 %endif
 	push %1
 	jmp trap_common

@@ -9,10 +9,10 @@
  * fault, the selector of a #GP) come from the time-stamp counter, so that
  * they change from boot to boot.
  */
-#include <fern/boot.h>
 #include <fern/console.h>
 #include <fern/cpu.h>
 #include <fern/ktest.h>
+#include <fern/layout.h>
 #include <fern/x86.h>
 
 /* Zero, and a bound never reached, that the compiler cannot see through. */
@@ -151,13 +151,16 @@ __attribute__((noinline)) static void overflow_stack(unsigned long depth)
 
 KTEST_EXPLICIT(double-fault, "a kernel stack overflow ends in a #DF on its own stack")
 {
+	/* The test runs on the boot stack, whose guard page is the one below it. */
+	const struct kernel_stack *boot = kernel_stack_at((uintptr_t)__builtin_frame_address(0));
 	uintptr_t bottom, top;
 
 	if (!idt_ready(ktest))
 		return;
+	KTEST_ASSERT(boot != NULL);
 	ist_stack_bounds(IST_DOUBLE_FAULT, &bottom, &top);
 	ktest_checkpoint("double-fault: recursing until the boot stack overflows into its guard page 0x%016lx-0x%016lx; IST1 is 0x%016lx-0x%016lx",
-			 (uintptr_t)boot_stack_guard, (uintptr_t)boot_stack_bottom,
+			 (uintptr_t)boot->bottom - 4096, (uintptr_t)boot->bottom,
 			 bottom, top);
 	overflow_stack(0);
 	KTEST_EXPECT(!"the recursion ended");

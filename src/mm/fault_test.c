@@ -8,7 +8,6 @@
  * The addresses come from the time-stamp counter where they can, so that
  * they change from boot to boot and a report cannot be printed by heart.
  */
-#include <fern/boot.h>
 #include <fern/console.h>
 #include <fern/cpu.h>
 #include <fern/ktest.h>
@@ -157,7 +156,7 @@ KTEST_EXPLICIT(stack-overflow, "a stack overflow is reported as one, guard page 
 	if (!ready_to_fault(ktest, false))
 		return;
 	ktest_checkpoint("stack-overflow: recursing into the guard page 0x%016lx of the boot stack",
-			 (uintptr_t)boot_stack_guard);
+			 kernel_stack_guard(kernel_stack_at((uintptr_t)__builtin_frame_address(0))));
 	recurse(0);
 	KTEST_EXPECT(!"the recursion ended");
 }

@@ -1,6 +1,7 @@
 /*
  * The kernel's address space: built once at boot, then named in fault
- * reports. The layout is the table in include/fern/mm.h.
+ * reports. The layout is the table in include/fern/layout.h, and the
+ * kernel window's parts are listed in include/fern/mm.h.
  *
  * The boot code (src/boot/entry.asm) left us page tables that map the
  * first GiB twice, at 0 and at KERNEL_VMA, all of it writable and
@@ -21,22 +22,17 @@
 #include <fern/console.h>
 #include <fern/cpu.h>
 #include <fern/errno.h>
-#if FERN_CHAPTER >= 5
-#include <fern/heap.h>
-#endif
 #include <fern/init.h>
+#include <fern/layout.h>
 #include <fern/mm.h>
 #include <fern/shell.h>
 #include <fern/string.h>
 #include <fern/x86.h>
 
-/* Symbols of the linker script (src/boot/linker.ld.S) and entry.asm. */
+/* Symbols of the linker script (src/boot/linker.ld.S). */
 extern char __kernel_phys_start[], __kernel_phys_end[];
 extern char __text_start[], __rodata_start[], __data_start[];
 extern char __bss_start[], __bss_end[], __kernel_end[];
-
-/* What the kernel window maps below the image: the first MiB. */
-#define LOW_MEMORY_SIZE	(1UL << 20)
 
 /* The PML4 entry that maps @va: bits 47..39. */
 #define PML4_INDEX(va)	(((va) >> 39) & (PT_ENTRIES - 1))
@@ -61,38 +57,6 @@ struct kernel_section {
 };
 
 #define MAX_SECTIONS	8
-
-/* A kernel stack, and below it the page that stays unmapped. */
-struct kernel_stack {
-	const char *name;
-	uintptr_t guard;		/* the guard page */
-	uintptr_t bottom, top;		/* the stack */
-};
-
-#define MAX_STACKS	(1 + IST_STACKS)
-
-/*
- * Every kernel stack: the boot stack, which kmain and everything it calls
- * run on (entry.asm), and the IST stacks that double faults and NMIs
- * switch to (src/cpu/gdt.c). Each has a page-aligned guard page below it.
- */
-static size_t kernel_stacks(struct kernel_stack *s)
-{
-	static const char *const ist_names[IST_STACKS + 1] = {
-		[IST_DOUBLE_FAULT] = "the double-fault stack (IST1)",
-		[IST_NMI] = "the NMI stack (IST2)",
-	};
-	size_t n = 0;
-
-	s[n++] = (struct kernel_stack){ "the boot stack", (uintptr_t)boot_stack_guard,
-		(uintptr_t)boot_stack_bottom, (uintptr_t)boot_stack_top };
-	for (unsigned int ist = 1; ist <= IST_STACKS; ist++) {
-		s[n] = (struct kernel_stack){ ist_names[ist], ist_stack_guard(ist), 0, 0 };
-		ist_stack_bounds(ist, &s[n].bottom, &s[n].top);
-		n++;
-	}
-	return n;
-}
 
 static struct {
 	bool direct;		/* phys_to_virt() works (for the first GiB at least) */
@@ -133,28 +97,20 @@ static size_t kernel_sections(struct kernel_section *s)
 	return n;
 }
 
-/* The name of the stack whose guard page holds @addr, or NULL. */
+/*
+ * The name of the stack whose guard page holds @addr, or NULL. Every
+ * kernel stack (the table of layout.h: the boot stack, the IST stacks)
+ * has a page-aligned guard page below it, which stays unmapped.
+ */
 static const char *stack_guarded_by(uintptr_t addr)
 {
-	struct kernel_stack s[MAX_STACKS];
-	size_t n = kernel_stacks(s);
+	const struct kernel_stack *s;
 
-	for (size_t i = 0; i < n; i++) {
-		if (addr >= s[i].guard && addr < s[i].guard + PAGE_SIZE)
-			return s[i].name;
-	}
-	return NULL;
-}
+	for_each_kernel_stack(s) {
+		uintptr_t guard = kernel_stack_guard(s);
 
-/* The name of the stack that holds @addr, or NULL. */
-static const char *stack_at(uintptr_t addr)
-{
-	struct kernel_stack s[MAX_STACKS];
-	size_t n = kernel_stacks(s);
-
-	for (size_t i = 0; i < n; i++) {
-		if (addr >= s[i].bottom && addr < s[i].top)
-			return s[i].name;
+		if (addr >= guard && addr < guard + PAGE_SIZE)
+			return s->name;
 	}
 	return NULL;
 }
@@ -303,7 +259,7 @@ static int map_kernel(pte_t *pml4)
 static const char *check_tables(const pte_t *pml4)
 {
 	struct kernel_section s[MAX_SECTIONS];
-	struct kernel_stack stacks[MAX_STACKS];
+	const struct kernel_stack *stack;
 	size_t n = kernel_sections(s);
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
 	uint64_t pa;
@@ -323,9 +279,8 @@ static const char *check_tables(const pte_t *pml4)
 	if (vm_translate(pml4, ALIGN_DOWN(sp, PAGE_SIZE), &pa, NULL) < 0 ||
 	    pa != ALIGN_DOWN(sp, PAGE_SIZE) - KERNEL_VMA)
 		return "the stack";
-	n = kernel_stacks(stacks);
-	for (size_t i = 0; i < n; i++) {
-		if (vm_translate(pml4, stacks[i].guard, NULL, NULL) == 0)
+	for_each_kernel_stack(stack) {
+		if (vm_translate(pml4, kernel_stack_guard(stack), NULL, NULL) == 0)
 			return "a stack's guard page (it is mapped)";
 	}
 	if (vm_translate(pml4, (uintptr_t)pml4, &pa, &flags) < 0 ||
@@ -389,7 +344,7 @@ int mm_init(const struct boot_info *info)
 	 * allocator's bitmap and the new tables: until then, the direct
 	 * map's PML4 entry borrows the identity map's table for the first
 	 * GiB. The boot PML4 itself is reachable through the boot window,
-	 * PHYS_TO_VIRT (boot.h).
+	 * PHYS_TO_VIRT (layout.h).
 	 */
 	boot_pml4[PML4_INDEX(DIRECT_MAP_BASE)] = boot_pml4[0];
 	mm.direct = true;
@@ -442,20 +397,20 @@ const char *mm_region_name(uintptr_t addr)
 {
 	struct kernel_section s[MAX_SECTIONS];
 	size_t n = kernel_sections(s);
-	const char *stack = stack_at(addr);
+	const struct kernel_stack *stack = kernel_stack_at(addr);
 
 	if (addr < PAGE_SIZE)
 		return "the NULL page";
 	if (stack_guarded_by(addr))
 		return "a stack's guard page";
-	if (addr < 0x0000800000000000UL)
+	if (addr < LOWER_HALF_END)
 		return "the lower half (nothing is mapped there)";
-	if (addr < 0xffff800000000000UL)
+	if (addr < UPPER_HALF_BASE)
 		return "the non-canonical hole (no address there is valid)";
 	if (addr >= DIRECT_MAP_BASE && addr < DIRECT_MAP_BASE + mm.direct_top)
 		return "the direct map";
 	if (stack)
-		return stack;
+		return stack->name;
 	for (size_t i = 0; i < n; i++) {
 		if (addr >= s[i].start && addr < s[i].end)
 			return s[i].name;
@@ -466,6 +421,8 @@ const char *mm_region_name(uintptr_t addr)
 	if (addr >= KHEAP_BASE && addr - KHEAP_BASE < KHEAP_SIZE)
 		return "the kernel heap";
 #endif
+	if (addr >= MMIO_BASE && addr - MMIO_BASE < MMIO_SIZE)
+		return "the device window (nothing is mapped there yet)";
 	return "no region (unmapped kernel space)";
 }
 
@@ -505,8 +462,8 @@ void mm_explain_address(uintptr_t addr)
 void mm_print_layout(void)
 {
 	struct kernel_section s[MAX_SECTIONS];
-	struct kernel_stack stacks[MAX_STACKS];
-	size_t n = kernel_sections(s), nstacks;
+	const struct kernel_stack *stack;
+	size_t n = kernel_sections(s);
 	char access[4];
 
 	for (size_t i = 0; i < mm.reserved_count; i++)
@@ -522,10 +479,12 @@ void mm_print_layout(void)
 	if (mm.mbi.end)
 		kprintf("mm: map 0x%016lx-0x%016lx r-- %s\n", KERNEL_VMA + mm.mbi.start,
 			KERNEL_VMA + mm.mbi.end, mm.mbi.what);
-	nstacks = kernel_stacks(stacks);
-	for (size_t i = 0; i < nstacks; i++)
-		kprintf("mm: guard 0x%016lx-0x%016lx --- below %s\n", stacks[i].guard,
-			stacks[i].guard + PAGE_SIZE, stacks[i].name);
+	for_each_kernel_stack(stack)
+		kprintf("mm: guard 0x%016lx-0x%016lx --- below %s\n",
+			kernel_stack_guard(stack), kernel_stack_guard(stack) + PAGE_SIZE,
+			stack->name);
+	kprintf("mm: window 0x%016lx-0x%016lx --- the device window, for device registers (unmapped)\n",
+		MMIO_BASE, MMIO_BASE + MMIO_SIZE);
 	kprintf("mm: %lu of %lu frames free\n", pmm_free_frames(), pmm_total_frames());
 }
 

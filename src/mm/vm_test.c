@@ -7,7 +7,6 @@
  * The tests map things at TEST_VA, a part of the kernel half that nothing
  * else uses, and unmap them again.
  */
-#include <fern/boot.h>
 #include <fern/cpu.h>
 #include <fern/errno.h>
 #include <fern/ktest.h>
@@ -15,7 +14,7 @@
 
 extern char __text_start[], __rodata_start[], __data_start[], __kernel_end[];
 
-#define TEST_VA	0xffffe00000000000UL
+#define TEST_VA	MM_TEST_BASE
 /*
  * For the large page: a 2 MiB slot whose page-directory entry is still
  * empty (vm_map() uses 4 KiB pages where a page table exists already).
@@ -171,19 +170,26 @@ KTEST(vm, "the NULL page and the old identity map are not mapped")
 KTEST(vm, "stacks have unmapped guard pages below them")
 {
 	pte_t *pml4 = vm_active();
+	/* This test runs on the boot stack. */
+	const struct kernel_stack *boot = kernel_stack_at((uintptr_t)__builtin_frame_address(0));
+	const struct kernel_stack *s;
+	unsigned int stacks = 0;
 
 	KTEST_ASSERT(mm_remapped());
-	KTEST_EXPECT_EQ(vm_translate(pml4, (uintptr_t)boot_stack_guard, NULL, NULL), -ENOENT);
-	KTEST_EXPECT_EQ(vm_translate(pml4, (uintptr_t)boot_stack_bottom, NULL, NULL), 0);
-	KTEST_EXPECT_STREQ(mm_guard_page_stack((uintptr_t)boot_stack_guard + 100),
+	KTEST_ASSERT(boot != NULL);
+	KTEST_EXPECT_STREQ(boot->name, "the boot stack");
+	KTEST_EXPECT_STREQ(mm_guard_page_stack(kernel_stack_guard(boot) + 100),
 			   "the boot stack");
-	KTEST_EXPECT(mm_guard_page_stack((uintptr_t)boot_stack_bottom) == NULL);
-	for (unsigned int ist = 1; ist <= IST_STACKS; ist++) {
-		uintptr_t bottom, top;
+	KTEST_EXPECT(mm_guard_page_stack((uintptr_t)boot->bottom) == NULL);
+	for_each_kernel_stack(s) {
+		uintptr_t bottom = (uintptr_t)s->bottom;
 
-		ist_stack_bounds(ist, &bottom, &top);
-		KTEST_EXPECT_EQ(vm_translate(pml4, ist_stack_guard(ist), NULL, NULL), -ENOENT);
+		KTEST_EXPECT_EQ(vm_translate(pml4, kernel_stack_guard(s), NULL, NULL), -ENOENT);
 		KTEST_EXPECT_EQ(vm_translate(pml4, bottom, NULL, NULL), 0);
-		KTEST_EXPECT(bottom - ist_stack_guard(ist) < 2 * PAGE_SIZE);
+		KTEST_EXPECT_EQ(vm_translate(pml4, (uintptr_t)s->top - 1, NULL, NULL), 0);
+		KTEST_EXPECT(bottom - kernel_stack_guard(s) < 2 * PAGE_SIZE);
+		stacks++;
 	}
+	/* The boot stack and one per IST slot. */
+	KTEST_EXPECT_EQ(stacks, 1 + IST_STACKS);
 }

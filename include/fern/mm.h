@@ -134,6 +134,18 @@ uint64_t pmm_total_frames(void);
 
 /** The number of frames free now. */
 uint64_t pmm_free_frames(void);
+#if FERN_CHAPTER >= 6
+
+/**
+ * Allocate @p count physically contiguous frames (chapter 6: a device
+ * reads a buffer of several pages by its physical address, so they must
+ * follow one another in RAM). Free them one by one with pmm_free().
+ *
+ * @return the physical address of the first, or 0 if no run of @p count
+ *         free frames exists.
+ */
+uint64_t pmm_alloc_run(uint64_t count);
+#endif
 
 /*
  * Page tables.

@@ -79,6 +79,13 @@ SECTIONS
 		__kcmds_start = .;
 		KEEP(*(.kcmds))
 		__kcmds_end = .;
+		/*
+		 * The tables of table.h, which later chapters declare
+		 * without editing this script: each table's start marker,
+		 * entries and end marker sort into one array by name.
+		 */
+		. = ALIGN(8);
+		KEEP(*(SORT_BY_NAME(.table.*)))
 #endif
 		__rodata_end = .;
 	} :rodata

@@ -319,6 +319,18 @@ class Machine:
             self._qmp = QMP(self._qmp_path, timeout=max(self.remaining(), 1))
         return self._qmp.hmp(command)
 
+    def qmp(self, command, **arguments):
+        """Run a QMP command (e.g. 'query-pci') and return its result,
+        parsed from JSON."""
+        if not self.want_monitor:
+            raise HarnessError("this Machine was started without monitor=True")
+        if self._qmp is None:
+            self._qmp = QMP(self._qmp_path, timeout=max(self.remaining(), 1))
+        msg = {"execute": command}
+        if arguments:
+            msg["arguments"] = arguments
+        return self._qmp._call(msg)
+
     # -- what happened --------------------------------------------------
 
     def seconds(self):

@@ -101,7 +101,7 @@ def modern(t):
     r.expect(r"^pci: \S+ 1af4:1044 class ", "the modern-only rng has device id 1044")
 
 
-@test("virtio: on -M q35 the devices are found and do I/O", points=10)
+@test("virtio: on -M q35 the devices are found and do I/O", points=5)
 def q35(t):
     r = io_boot(t, machine=["-M", "q35"])
     r.expect(r"^pci: 00:00\.0 8086:29c0 class 06\.00", "the kernel found Q35's host bridge")

@@ -212,12 +212,28 @@ iso: $(BUILD)/fern.iso		## build the bootable ISO (CHAPTER=N for chapter N)
 
 # ---- running ----------------------------------------------------------------
 
-.PHONY: run debug
-run: iso			## boot the ISO in QEMU, serial on this terminal (Ctrl-A X quits)
-	$(Q)$(PYTHON) tests/run.py --iso $(BUILD)/fern.iso $(if $(CMDLINE),--cmdline '$(CMDLINE)')
+# From chapter 6 on, `make run` and `make debug` attach the devices the
+# kernel drives: a virtio-rng device and a virtio-blk disk backed by
+# build/disk.img (1 MiB of zeros, made once, kept between runs). QEMU_EXTRA
+# adds QEMU options of your own, e.g. QEMU_EXTRA='-M q35'.
+DISK_IMAGE := build/disk.img
+VIRTIO_DEVICES := -device virtio-rng-pci \
+	-drive file=$(DISK_IMAGE),if=none,id=disk0,format=raw \
+	-device virtio-blk-pci,drive=disk0
+RUN_DEVICES := $(if $(filter-out 1 2 3 4 5,$(CHAPTER)),$(VIRTIO_DEVICES))
+QEMU_EXTRA ?=
+RUN_EXTRA := $(strip $(RUN_DEVICES) $(QEMU_EXTRA))
 
-debug: iso			## boot paused with a gdb server on :1234 and attach gdb
-	$(Q)$(PYTHON) tests/run.py --iso $(BUILD)/fern.iso --debug --elf $(BUILD)/fern.elf $(if $(CMDLINE),--cmdline '$(CMDLINE)')
+$(DISK_IMAGE):
+	@mkdir -p $(@D)
+	$(Q)truncate -s 1M $@
+
+.PHONY: run debug
+run: iso $(if $(RUN_DEVICES),$(DISK_IMAGE))	## boot the ISO in QEMU, serial on this terminal (Ctrl-A X quits)
+	$(Q)$(PYTHON) tests/run.py --iso $(BUILD)/fern.iso $(if $(CMDLINE),--cmdline '$(CMDLINE)') $(if $(RUN_EXTRA),--qemu-extra '$(RUN_EXTRA)')
+
+debug: iso $(if $(RUN_DEVICES),$(DISK_IMAGE))	## boot paused with a gdb server on :1234 and attach gdb
+	$(Q)$(PYTHON) tests/run.py --iso $(BUILD)/fern.iso --debug --elf $(BUILD)/fern.elf $(if $(CMDLINE),--cmdline '$(CMDLINE)') $(if $(RUN_EXTRA),--qemu-extra '$(RUN_EXTRA)')
 
 # ---- tests ------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ same ones the tests use (fernlab/qemu.py).
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -32,7 +33,11 @@ def main():
     ap.add_argument("--memory", default=os.environ.get("MEMORY", DEFAULT_MEMORY))
     ap.add_argument("--debug", action="store_true")
     ap.add_argument("--elf")
+    ap.add_argument("--qemu-extra", default="",
+                    help="more QEMU options, as one shell-quoted string "
+                         "(e.g. the devices 'make run' attaches from chapter 6 on)")
     args = ap.parse_args()
+    extra = shlex.split(args.qemu_extra)
 
     if not os.path.exists(args.iso):
         sys.exit("error: %s does not exist; build it with 'make iso'" % args.iso)
@@ -41,7 +46,8 @@ def main():
                  "run 'make doctor'" % qemu_binary())
 
     if not args.debug:
-        cmd = qemu_command(args.iso, args.memory, args.cmdline, serial="mon:stdio")
+        cmd = qemu_command(args.iso, args.memory, args.cmdline, serial="mon:stdio",
+                           extra=extra)
         print("fern: booting %s in QEMU; Ctrl-A X quits, Ctrl-A C toggles the "
               "QEMU monitor" % args.iso, flush=True)
         status = subprocess.call(cmd)
@@ -52,7 +58,7 @@ def main():
         sys.exit("error: gdb is not installed (Debian package gdb)")
     log = os.path.join(os.path.dirname(args.iso), "debug-serial.log")
     cmd = qemu_command(args.iso, args.memory, args.cmdline, serial="file:" + log,
-                       extra=["-s", "-S"])
+                       extra=extra + ["-s", "-S"])
     # QEMU runs in its own session so that Ctrl-C in gdb (which stops the
     # kernel) does not kill it; we end it ourselves when gdb ends or when
     # the terminal goes away.

@@ -273,6 +273,15 @@ build/host/test_heap: tests/host/test_heap.c src/mm/heap.c include/fern/heap.h t
 	@mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< src/mm/heap.c
 
+# The virtqueue and BAR decoding (chapter 6) touch no hardware.
+build/host/test_virtq: tests/host/test_virtq.c src/drivers/virtqueue.c include/fern/virtio.h tests/host/tap.h
+	@mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< src/drivers/virtqueue.c
+
+build/host/test_pci: tests/host/test_pci.c src/drivers/pci_bar.c include/fern/pci.h tests/host/tap.h
+	@mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< src/drivers/pci_bar.c
+
 # Host tests of the memory code (src/mm/NAME.c, from chapter 4 on), over
 # fake physical memory and faked privileged instructions
 # (tests/host/mm_host.h).

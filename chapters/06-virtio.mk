@@ -24,6 +24,6 @@ ch6.srcs := \
 	src/drivers/virtio_blk.c \
 	src/drivers/rng.c \
 	src/drivers/virtio_test.c
-ch6.tests := tests/ch06_virtio.py
+ch6.tests := tests/ch06_virtio.py tests/host/test_virtq.c tests/host/test_pci.c
 ch6.blog := blog/06-virtio.md
 ch6.lab := labs/lab6

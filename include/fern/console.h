@@ -22,6 +22,20 @@ void console_init(void);
 /** Write @p len bytes of @p s to every console output. */
 void console_write(const char *s, size_t len);
 
+/**
+ * Take the console for several prints that must come out as one piece, a
+ * whole line say: nothing else prints until console_unlock(). kprintf()
+ * and console_write() take it themselves for each call; it nests. From
+ * chapter 3 on it is "interrupts off" (console.c says why); before, there
+ * is nothing to hold back.
+ *
+ * @return what console_unlock() needs to restore.
+ */
+uint64_t console_lock(void);
+
+/** Give back the console taken by console_lock() (@p flags is its result). */
+void console_unlock(uint64_t flags);
+
 /** Format like printf and write the result to the console. */
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -10,6 +10,7 @@
 #define FERN_CONSOLE_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -133,6 +134,40 @@ void vga_set_cursor(int row, int col);
  * learn where input comes from.
  */
 int console_getc(void);
+
+/**
+ * Take one byte of input if one is waiting, without blocking: what
+ * console_getc() would return, or -1 at once if it would wait.
+ */
+int console_try_getc(void);
+
+/**
+ * Wait the way console_getc() waits, without taking a byte: return when
+ * input may have arrived (in chapter 3, after the next interrupt unless a
+ * byte is already queued; before, at once). A loop of console_try_getc()
+ * and this is console_getc() for code that has other work between bytes.
+ */
+void console_wait_input(void);
+
+/**
+ * A line being edited one byte at a time, for code that cannot block in
+ * console_readline(): @c buf of @c size bytes holds @c len of them. Start
+ * with @c len 0, and again after each finished line.
+ */
+struct console_line {
+	char *buf;		/**< where the line is stored */
+	size_t size;		/**< bytes in @c buf, the NUL included; > 0 */
+	size_t len;		/**< bytes typed so far */
+};
+
+/**
+ * Edit @p line with one input byte @p c, as console_readline() does (echo,
+ * backspace, line ends, bytes ignored or dropped).
+ *
+ * @return true if @p c ended the line; it is then NUL-terminated in
+ *         @c buf, with its length in @c len.
+ */
+bool console_line_feed(struct console_line *line, int c);
 
 /**
  * Read one line into @p buf with simple editing: characters are echoed,

@@ -226,6 +226,38 @@ extern const char ksym_names[];
  *         NULL if @p addr is not in the kernel's code.
  */
 const char *ksym_lookup(uintptr_t addr, uintptr_t *offset);
+
+/** What kind of code address ksym_print() is given. */
+enum ksym_kind {
+	KSYM_INSTRUCTION,	/**< the address of an instruction (a saved RIP) */
+	KSYM_RETURN_ADDRESS,	/**< a return address: looked up one byte back */
+};
+
+/**
+ * Print @p addr as `0x<16 hex digits> <function>+0x<offset>`, the one way
+ * every report (panic, exception, heap misuse) names a place in the code.
+ * No newline.
+ *
+ * @return false, having printed only `0x<addr>`, if @p addr lies in no
+ *         function; the caller says so in its own words.
+ */
+bool ksym_print(uintptr_t addr, enum ksym_kind kind);
+
+/**
+ * A guard for one kind of fatal report, taken first thing by the code
+ * that prints it (panic(), an exception's report).
+ */
+struct fatal_guard {
+	volatile int entered;	/**< how often the report was started */
+	const char *again;	/**< the line printed instead of a second one */
+};
+
+/**
+ * Start the report @p guard protects, with interrupts off. If it was
+ * started before, the report itself failed: print @c again on COM1 alone
+ * and end the run with the failure status.
+ */
+void fatal_guard_enter(struct fatal_guard *guard);
 #endif
 #if FERN_CHAPTER >= 3
 

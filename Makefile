@@ -285,9 +285,9 @@ build/host/test_pci: tests/host/test_pci.c src/drivers/pci_bar.c include/fern/pc
 # Host tests of the memory code (src/mm/NAME.c, from chapter 4 on), over
 # fake physical memory and faked privileged instructions
 # (tests/host/mm_host.h).
-build/host/test_%: tests/host/test_%.c src/mm/%.c include/fern/mm.h tests/host/mm_host.h tests/host/tap.h
+build/host/test_%: tests/host/test_%.c src/mm/%.c include/fern/mm.h tests/host/mm_host.h tests/host/mm_host.c tests/host/tap.h
 	@mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) -include tests/host/mm_host.h -o $@ $< src/mm/$*.c
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -include tests/host/mm_host.h -o $@ $< src/mm/$*.c tests/host/mm_host.c
 
 .PHONY: check all-chapters served-chapters grade selftest-kernels host-tests-build
 # Tiny Multiboot2 kernels (tests/selftest/tiny.asm): the deliberately

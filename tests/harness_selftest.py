@@ -397,3 +397,38 @@ def does_not_compile(t):
 # grade.py leaves these three out there.
 for _fn in (hostile_build_files, embeds_host_files, does_not_compile):
     _fn.full_tree = True
+
+
+def header_defines(path):
+    """{name: value text} of the object-like macros a C header defines."""
+    found = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"^\s*#\s*define\s+([A-Za-z_]\w*)\s+(.+?)\s*$", line)
+            if m:
+                found[m.group(1)] = m.group(2)
+    return found
+
+
+@test("harness: its exit statuses, exit port and fw_cfg file are the C headers' values")
+def constants_agree(t):
+    # The kernel and the harness share these numbers and names, but the
+    # harness is Python: this test is what keeps the two copies equal.
+    from fernlab import qemu
+    root = os.path.dirname(HERE)
+    exit_h = header_defines(os.path.join(root, "include", "fern", "exit.h"))
+    boot_h = header_defines(os.path.join(root, "include", "fern", "boot.h"))
+    for name, want in (("FERN_EXIT_SUCCESS", qemu.EXIT_SUCCESS),
+                       ("FERN_EXIT_FAILURE", qemu.EXIT_FAILURE)):
+        value = exit_h.get(name)
+        # isa-debug-exit: writing v makes QEMU exit with (v << 1) | 1.
+        got = (int(value, 0) << 1) | 1 if value else None
+        t.check(got == want, "exit.h's %s = %s gives status %s; the harness expects %d"
+                % (name, value, got, want))
+    port = exit_h.get("QEMU_EXIT_PORT")
+    t.check(port is not None and
+            any("isa-debug-exit,iobase=%s," % port in a for a in qemu.QEMU_FLAGS),
+            "the harness's isa-debug-exit device is at exit.h's QEMU_EXIT_PORT (%s)" % port)
+    t.check(boot_h.get("FW_CFG_CMDLINE_FILE") == '"%s"' % qemu.FW_CFG_CMDLINE,
+            "boot.h's FW_CFG_CMDLINE_FILE is the harness's %r (%s)"
+            % (qemu.FW_CFG_CMDLINE, boot_h.get("FW_CFG_CMDLINE_FILE")))

@@ -10,6 +10,7 @@
 #define FERN_CONSOLE_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,20 @@ void console_init(void);
 
 /** Write @p len bytes of @p s to every console output. */
 void console_write(const char *s, size_t len);
+
+/**
+ * Take the console for several prints that must come out as one piece, a
+ * whole line say: nothing else prints until console_unlock(). kprintf()
+ * and console_write() take it themselves for each call; it nests. From
+ * chapter 3 on it is "interrupts off" (console.c says why); before, there
+ * is nothing to hold back.
+ *
+ * @return what console_unlock() needs to restore.
+ */
+uint64_t console_lock(void);
+
+/** Give back the console taken by console_lock() (@p flags is its result). */
+void console_unlock(uint64_t flags);
 
 /** Format like printf and write the result to the console. */
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -121,6 +136,40 @@ void vga_set_cursor(int row, int col);
 int console_getc(void);
 
 /**
+ * Take one byte of input if one is waiting, without blocking: what
+ * console_getc() would return, or -1 at once if it would wait.
+ */
+int console_try_getc(void);
+
+/**
+ * Wait the way console_getc() waits, without taking a byte: return when
+ * input may have arrived (in chapter 3, after the next interrupt unless a
+ * byte is already queued; before, at once). A loop of console_try_getc()
+ * and this is console_getc() for code that has other work between bytes.
+ */
+void console_wait_input(void);
+
+/**
+ * A line being edited one byte at a time, for code that cannot block in
+ * console_readline(): @c buf of @c size bytes holds @c len of them. Start
+ * with @c len 0, and again after each finished line.
+ */
+struct console_line {
+	char *buf;		/**< where the line is stored */
+	size_t size;		/**< bytes in @c buf, the NUL included; > 0 */
+	size_t len;		/**< bytes typed so far */
+};
+
+/**
+ * Edit @p line with one input byte @p c, as console_readline() does (echo,
+ * backspace, line ends, bytes ignored or dropped).
+ *
+ * @return true if @p c ended the line; it is then NUL-terminated in
+ *         @c buf, with its length in @c len.
+ */
+bool console_line_feed(struct console_line *line, int c);
+
+/**
  * Read one line into @p buf with simple editing: characters are echoed,
  * backspace (0x08 or 0x7f) erases the previous one, CR or LF ends the
  * line. Other control bytes and bytes >= 0x80 are ignored, and characters
@@ -177,6 +226,38 @@ extern const char ksym_names[];
  *         NULL if @p addr is not in the kernel's code.
  */
 const char *ksym_lookup(uintptr_t addr, uintptr_t *offset);
+
+/** What kind of code address ksym_print() is given. */
+enum ksym_kind {
+	KSYM_INSTRUCTION,	/**< the address of an instruction (a saved RIP) */
+	KSYM_RETURN_ADDRESS,	/**< a return address: looked up one byte back */
+};
+
+/**
+ * Print @p addr as `0x<16 hex digits> <function>+0x<offset>`, the one way
+ * every report (panic, exception, heap misuse) names a place in the code.
+ * No newline.
+ *
+ * @return false, having printed only `0x<addr>`, if @p addr lies in no
+ *         function; the caller says so in its own words.
+ */
+bool ksym_print(uintptr_t addr, enum ksym_kind kind);
+
+/**
+ * A guard for one kind of fatal report, taken first thing by the code
+ * that prints it (panic(), an exception's report).
+ */
+struct fatal_guard {
+	volatile int entered;	/**< how often the report was started */
+	const char *again;	/**< the line printed instead of a second one */
+};
+
+/**
+ * Start the report @p guard protects, with interrupts off. If it was
+ * started before, the report itself failed: print @c again on COM1 alone
+ * and end the run with the failure status.
+ */
+void fatal_guard_enter(struct fatal_guard *guard);
 #endif
 #if FERN_CHAPTER >= 3
 

@@ -46,9 +46,18 @@ struct kcmd {
 #define SHELL_PROMPT "fern> "
 
 /**
- * Read commands from the console and run them, forever (the `exit`
- * command leaves QEMU). kmain runs it as the boot's idle work when the
- * command line has `shell`.
+ * Do the shell's work for the input that is waiting, and return without
+ * waiting for more: print the prompt the first time, edit the line with
+ * each queued byte, and run each line that is finished (printing the
+ * prompt again after it). Whoever owns the idle time calls it again when
+ * input may have arrived; chapter 7's event loop does so.
+ */
+void shell_poll(void);
+
+/**
+ * Run the shell forever (the `exit` command leaves QEMU): shell_poll(),
+ * then console_wait_input(), in a loop. kmain runs it as the boot's idle
+ * work when the command line has `shell`.
  */
 __attribute__((noreturn)) void shell_run(void);
 

@@ -4,9 +4,7 @@
  */
 #include <fern/console.h>
 #include <fern/format.h>
-#if FERN_CHAPTER >= 3
 #include <fern/x86.h>
-#endif
 
 void console_init(void)
 {
@@ -36,21 +34,34 @@ void console_init(void)
  * an exception raised inside the console itself can still cut in, and its
  * report must be printed anyway.
  */
-static uint64_t console_lock(void)
+uint64_t console_lock(void)
 {
 	return irq_save();
 }
 
-static void console_unlock(uint64_t flags)
+void console_unlock(uint64_t flags)
 {
 	irq_restore(flags);
 }
-
-static void console_emit(const char *s, size_t len)
 #else
 
-void console_write(const char *s, size_t len)
+/*
+ * Before chapter 3 nothing can cut into a print: interrupts stay off from
+ * the first instruction on. The lock is the seam where chapter 3 puts one.
+ */
+uint64_t console_lock(void)
+{
+	return 0;
+}
+
+void console_unlock(uint64_t flags)
+{
+	(void)flags;
+}
 #endif
+
+/* Every byte to both outputs; the caller holds the console lock. */
+static void console_emit(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		/* A terminal on the serial line wants CR LF. */
@@ -60,7 +71,6 @@ void console_write(const char *s, size_t len)
 		vga_putc(s[i]);
 	}
 }
-#if FERN_CHAPTER >= 3
 
 void console_write(const char *s, size_t len)
 {
@@ -69,30 +79,21 @@ void console_write(const char *s, size_t len)
 	console_emit(s, len);
 	console_unlock(flags);
 }
-#endif
 
 static void console_sink(char c, void *arg)
 {
 	(void)arg;
-#if FERN_CHAPTER >= 3
 	console_emit(&c, 1);
-#else
-	console_write(&c, 1);
-#endif
 }
 
 int kvprintf(const char *fmt, va_list ap)
 {
-#if FERN_CHAPTER >= 3
 	/* The whole formatted text under one hold of the lock. */
 	uint64_t flags = console_lock();
 	int n = kvformat(console_sink, NULL, fmt, ap);
 
 	console_unlock(flags);
 	return n;
-#else
-	return kvformat(console_sink, NULL, fmt, ap);
-#endif
 }
 
 int kprintf(const char *fmt, ...)

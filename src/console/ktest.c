@@ -11,7 +11,6 @@
 #include <fern/console.h>
 #include <fern/ktest.h>
 #include <fern/string.h>
-#include <fern/x86.h>
 
 extern const struct ktest __ktests_start[], __ktests_end[];
 
@@ -33,22 +32,18 @@ static void end_line(void)
 void ktest_checkpoint(const char *fmt, ...)
 {
 	va_list ap;
-#if FERN_CHAPTER >= 3
 	/*
-	 * The line takes several prints; with interrupts off for all of
+	 * The line takes several prints; with the console held for all of
 	 * them, a line printed by an interrupt handler waits until it is
 	 * whole (see the console lock in console.c).
 	 */
-	uint64_t flags = irq_save();
-#endif
+	uint64_t flags = console_lock();
 
 	va_start(ap, fmt);
 	kvprintf(fmt, ap);
 	va_end(ap);
 	end_line();
-#if FERN_CHAPTER >= 3
-	irq_restore(flags);
-#endif
+	console_unlock(flags);
 }
 
 bool ktest_check(struct ktest_ctx *ktest, bool ok, const char *expr,
@@ -200,25 +195,19 @@ static int run_cases(const char *list)
 	kprintf("1..%d\n", total);
 	for (t = __ktests_start; t < __ktests_end; t++) {
 		struct ktest_ctx ctx = { .failed = false };
-#if FERN_CHAPTER >= 3
 		uint64_t flags;
-#endif
 
 		if (!is_selected(t, list))
 			continue;
 		t->run(&ctx);
-#if FERN_CHAPTER >= 3
 		/* The result line whole, as in ktest_checkpoint(). */
-		flags = irq_save();
-#endif
+		flags = console_lock();
 		/* A test may change the colour; results are in the default. */
 		vga_set_color(VGA_LIGHT_GREY, VGA_BLACK);
 		kprintf("%sok %d - %s: %s", ctx.failed ? "not " : "", ++number,
 			t->suite, t->name);
 		end_line();
-#if FERN_CHAPTER >= 3
-		irq_restore(flags);
-#endif
+		console_unlock(flags);
 		failed += ctx.failed;
 	}
 	kprintf("# fern tests: %d passed, %d failed", number - failed, failed);

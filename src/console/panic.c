@@ -57,21 +57,30 @@ const char *ksym_lookup(uintptr_t addr, uintptr_t *offset)
 }
 
 /*
- * Print "0x<addr> <function>+0x<offset>" for a return address. The CALL
- * may be the last instruction of its function (a call to a function that
- * never returns, like panic() itself), so the return address can be the
- * first byte of the next function: look up addr - 1, which is always
- * inside the CALL.
+ * Print "0x<addr> <function>+0x<offset>", the way every report names a
+ * place in the code. A return address is where execution goes on after a
+ * CALL, and the CALL may be the last instruction of its function (a call
+ * to a function that never returns, like panic() itself), so the return
+ * address can be the first byte of the next function: look up addr - 1,
+ * which is always inside the CALL, and show the offset of addr.
  */
+bool ksym_print(uintptr_t addr, enum ksym_kind kind)
+{
+	uintptr_t offset, back = kind == KSYM_RETURN_ADDRESS ? 1 : 0;
+	const char *name = ksym_lookup(addr - back, &offset);
+
+	kprintf("0x%016lx", addr);
+	if (!name)
+		return false;
+	kprintf(" %s+0x%lx", name, offset + back);
+	return true;
+}
+
 static void print_return_address(uintptr_t addr)
 {
-	uintptr_t offset;
-	const char *name = ksym_lookup(addr - 1, &offset);
-
-	if (name)
-		kprintf("0x%016lx %s+0x%lx\n", addr, name, offset + 1);
-	else
-		kprintf("0x%016lx ??\n", addr);
+	if (!ksym_print(addr, KSYM_RETURN_ADDRESS))
+		kprintf(" ??");
+	kprintf("\n");
 }
 
 /*
@@ -114,22 +123,29 @@ void backtrace_print(uintptr_t fp)
 	}
 }
 
-void panic(const char *fmt, ...)
+/*
+ * If printing a fatal report fails the same way again (a failed assert in
+ * the console, say, or a fault in an exception's report), a second full
+ * report would recurse until the stack overflows. The second time, use
+ * the simplest output there is and stop.
+ */
+void fatal_guard_enter(struct fatal_guard *guard)
 {
-	/*
-	 * If printing the report panics again (a failed assert in the
-	 * console, say), a second full report would recurse until the stack
-	 * overflows. The second time, use the simplest output there is and
-	 * stop.
-	 */
-	static volatile int panicking;
-	va_list ap;
-
 	cli();
-	if (panicking++) {
-		serial_puts("panic: panic while panicking; stopping\n");
+	if (guard->entered++) {
+		serial_puts(guard->again);
 		machine_exit(false);
 	}
+}
+
+void panic(const char *fmt, ...)
+{
+	static struct fatal_guard guard = {
+		.again = "panic: panic while panicking; stopping\n",
+	};
+	va_list ap;
+
+	fatal_guard_enter(&guard);
 
 	vga_set_color(VGA_LIGHT_RED, VGA_BLACK);
 	kprintf("panic: ");

@@ -88,6 +88,36 @@ int console_getc(void)
 		pause();
 	}
 }
+
+/* console_getc() without the wait: what is queued, or what COM1 holds. */
+int console_try_getc(void)
+{
+	uint64_t flags = irq_save();
+	int c = input_pop();
+
+	irq_restore(flags);
+	if (c < 0 && !input_by_irq)
+		c = serial_try_getc();
+	return c;
+}
+
+/*
+ * console_getc()'s wait on its own: sleep until an interrupt if nothing is
+ * queued, with the same check-then-halt under interrupts off. Before
+ * COM1's interrupt is on, nothing would wake us for its bytes: spin once.
+ */
+void console_wait_input(void)
+{
+	uint64_t flags = irq_save();
+
+	if (input_head == input_tail && input_by_irq) {
+		sti_hlt();
+		return;
+	}
+	irq_restore(flags);
+	if (!input_by_irq)
+		pause();
+}
 #else
 
 /*
@@ -104,49 +134,66 @@ int console_getc(void)
 		pause();
 	return c;
 }
+
+int console_try_getc(void)
+{
+	return serial_try_getc();
+}
+
+/* Without interrupts there is nothing to sleep on: spin once. */
+void console_wait_input(void)
+{
+	pause();
+}
 #endif
+
+/*
+ * Terminals end a line with CR, programs that write to a pipe with LF, and
+ * some send both. After a CR ends a line, an LF that follows it right away
+ * is the same line end, not an empty line. This is remembered across
+ * lines, and across everyone who reads them.
+ */
+static bool last_was_cr;
+
+bool console_line_feed(struct console_line *line, int c)
+{
+	char ch = (char)c;
+
+	if (c == '\n' && last_was_cr) {
+		last_was_cr = false;
+		return false;
+	}
+	last_was_cr = c == '\r';
+	if (c == '\r' || c == '\n') {
+		console_write("\n", 1);
+		line->buf[line->len] = '\0';
+		return true;
+	}
+	if (c == ASCII_BS || c == ASCII_DEL) {
+		if (line->len > 0) {
+			line->len--;
+			console_write("\b \b", 3);
+		}
+		return false;
+	}
+	/* Other control bytes, and anything that is not ASCII. */
+	if (c < 0x20 || c > 0x7e)
+		return false;
+	/* Full: keep the last byte for the NUL; drop, do not echo. */
+	if (line->len + 1 >= line->size)
+		return false;
+	line->buf[line->len++] = ch;
+	console_write(&ch, 1);
+	return false;
+}
 
 size_t console_readline(char *buf, size_t size)
 {
-	/*
-	 * Terminals end a line with CR, programs that write to a pipe with
-	 * LF, and some send both. After a CR ends a line, an LF that follows
-	 * it right away is the same line end, not an empty line.
-	 */
-	static bool last_was_cr;
-	size_t len = 0;
+	struct console_line line = { .buf = buf, .size = size, .len = 0 };
 
 	if (size == 0)
 		return 0;
-	for (;;) {
-		int c = console_getc();
-		char ch = (char)c;
-
-		if (c == '\n' && last_was_cr) {
-			last_was_cr = false;
-			continue;
-		}
-		last_was_cr = c == '\r';
-		if (c == '\r' || c == '\n') {
-			console_write("\n", 1);
-			break;
-		}
-		if (c == ASCII_BS || c == ASCII_DEL) {
-			if (len > 0) {
-				len--;
-				console_write("\b \b", 3);
-			}
-			continue;
-		}
-		/* Other control bytes, and anything that is not ASCII. */
-		if (c < 0x20 || c > 0x7e)
-			continue;
-		/* Full: keep the last byte for the NUL; drop, do not echo. */
-		if (len + 1 >= size)
-			continue;
-		buf[len++] = ch;
-		console_write(&ch, 1);
-	}
-	buf[len] = '\0';
-	return len;
+	while (!console_line_feed(&line, console_getc()))
+		;
+	return line.len;
 }

@@ -8,6 +8,18 @@
 #define UART_THR	0	/* transmit holding register (write) */
 #define UART_LSR	5	/* line status register */
 #define LSR_THR_EMPTY	0x20	/* THR can take another byte */
+
+/*
+ * Wait for the transmit holding register to be empty, then write. The line
+ * itself (115200 baud, 8N1) was programmed by entry.asm before the first
+ * byte; chapter 2 programs the rest of the UART.
+ */
+void serial_putc(char c)
+{
+	while (!(inb(COM1_PORT + UART_LSR) & LSR_THR_EMPTY))
+		;
+	outb(COM1_PORT + UART_THR, (uint8_t)c);
+}
 #if FERN_CHAPTER >= 2
 
 /*
@@ -40,24 +52,7 @@
 /* The UART's clock is 1.8432 MHz and it samples each bit 16 times. */
 #define UART_BASE_BAUD	115200
 #define SERIAL_BAUD	115200
-#endif
-#if FERN_CHAPTER >= 3
-#define IER_ERBFI	0x01	/* interrupt when received data is available */
-#define FCR_TRIGGER_1	0x00	/* receive interrupt at each byte */
-#endif
 
-/*
- * Wait for the transmit holding register to be empty, then write. The line
- * itself (115200 baud, 8N1) was programmed by entry.asm before the first
- * byte; chapter 2 programs the rest of the UART.
- */
-void serial_putc(char c)
-{
-	while (!(inb(COM1_PORT + UART_LSR) & LSR_THR_EMPTY))
-		;
-	outb(COM1_PORT + UART_THR, (uint8_t)c);
-}
-#if FERN_CHAPTER >= 2
 
 /*
  * How long the loopback test waits for its byte, in microseconds. A real
@@ -158,6 +153,9 @@ void serial_puts(const char *s)
 }
 #endif
 #if FERN_CHAPTER >= 3
+
+#define IER_ERBFI	0x01	/* interrupt when received data is available */
+#define FCR_TRIGGER_1	0x00	/* receive interrupt at each byte */
 
 /*
  * Chapter 3 takes COM1's input by interrupt. The UART raises its line when

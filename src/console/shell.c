@@ -1,12 +1,16 @@
 /*
  * The shell: read a line, split it into words, run the command the first
- * word names. It is the consumer of console_readline(), and a way for a
- * test to drive the kernel over the serial line.
+ * word names. It is a way for a test, or a person, to drive the kernel over
+ * the serial line. It never waits inside: shell_poll() takes the input that
+ * is there, edits the line with console_line_feed() (console_readline()'s
+ * editing, one byte at a time) and returns, so whatever runs the idle time
+ * can run the shell too.
  */
 #include <fern/console.h>
 #include <fern/exit.h>
 #include <fern/shell.h>
 #include <fern/string.h>
+#include <stdbool.h>
 
 #define SHELL_LINE_MAX	128
 #define SHELL_ARGS_MAX	16
@@ -43,28 +47,57 @@ static const struct kcmd *find_command(const char *name)
 	return NULL;
 }
 
+/* Run one finished line: split it, find the command, report a failure. */
+static void shell_execute(char *line)
+{
+	char *argv[SHELL_ARGS_MAX + 1];
+	const struct kcmd *cmd;
+	int argc, status;
+
+	argc = split_words(line, argv);
+	if (argc == 0)
+		return;
+	argv[argc] = NULL;
+	cmd = find_command(argv[0]);
+	if (!cmd) {
+		kprintf("unknown command \"%s\" (try help)\n", argv[0]);
+		return;
+	}
+	status = cmd->fn(argc, argv);
+	if (status != 0)
+		kprintf("%s: failed (%d)\n", argv[0], status);
+}
+
+/*
+ * The line being typed lives here, not on a stack, because it outlives
+ * each shell_poll(): a line usually arrives over several calls.
+ */
+static char shell_buf[SHELL_LINE_MAX];
+static struct console_line shell_line = { .buf = shell_buf, .size = sizeof(shell_buf) };
+static bool shell_prompted;
+
+void shell_poll(void)
+{
+	int c;
+
+	if (!shell_prompted) {
+		kprintf(SHELL_PROMPT);
+		shell_prompted = true;
+	}
+	while ((c = console_try_getc()) >= 0) {
+		if (!console_line_feed(&shell_line, c))
+			continue;
+		shell_execute(shell_buf);
+		shell_line.len = 0;
+		kprintf(SHELL_PROMPT);
+	}
+}
+
 void shell_run(void)
 {
 	for (;;) {
-		char line[SHELL_LINE_MAX];
-		char *argv[SHELL_ARGS_MAX + 1];
-		const struct kcmd *cmd;
-		int argc, status;
-
-		kprintf(SHELL_PROMPT);
-		console_readline(line, sizeof(line));
-		argc = split_words(line, argv);
-		if (argc == 0)
-			continue;
-		argv[argc] = NULL;
-		cmd = find_command(argv[0]);
-		if (!cmd) {
-			kprintf("unknown command \"%s\" (try help)\n", argv[0]);
-			continue;
-		}
-		status = cmd->fn(argc, argv);
-		if (status != 0)
-			kprintf("%s: failed (%d)\n", argv[0], status);
+		shell_poll();
+		console_wait_input();
 	}
 }
 

@@ -6,14 +6,22 @@
  */
 #include <fern/console.h>
 #include <fern/layout.h>
-#if FERN_CHAPTER >= 2
 #include <fern/x86.h>
-#endif
 
 #define VGA_COLS	80
 #define VGA_ROWS	25
 #define VGA_TEXT_PHYS	0xb8000
 #define VGA_ATTR	0x07	/* light grey on black */
+
+static volatile uint16_t *const vga_cells =
+	(volatile uint16_t *)PHYS_TO_VIRT(VGA_TEXT_PHYS);
+static int vga_row, vga_col;
+static uint8_t vga_attr = VGA_ATTR;
+
+static uint16_t vga_cell(char c)
+{
+	return (uint16_t)(vga_attr << 8) | (uint8_t)c;
+}
 #if FERN_CHAPTER >= 2
 
 /*
@@ -32,24 +40,6 @@
 
 /* Bit 7 of an attribute means "blink", so backgrounds have three bits. */
 #define VGA_BG_MASK	0x7
-#endif
-
-static volatile uint16_t *const vga_cells =
-	(volatile uint16_t *)PHYS_TO_VIRT(VGA_TEXT_PHYS);
-static int vga_row, vga_col;
-#if FERN_CHAPTER >= 2
-static uint8_t vga_attr = VGA_ATTR;
-#endif
-
-static uint16_t vga_cell(char c)
-{
-#if FERN_CHAPTER >= 2
-	return (uint16_t)(vga_attr << 8) | (uint8_t)c;
-#else
-	return (uint16_t)(VGA_ATTR << 8) | (uint8_t)c;
-#endif
-}
-#if FERN_CHAPTER >= 2
 
 /* Tell the CRT controller where to draw the cursor. */
 static void vga_update_cursor(void)
@@ -81,19 +71,6 @@ void vga_set_cursor(int row, int col)
 	vga_col = col;
 	vga_update_cursor();
 }
-#endif
-
-void vga_clear(void)
-{
-	for (int i = 0; i < VGA_COLS * VGA_ROWS; i++)
-		vga_cells[i] = vga_cell(' ');
-	vga_row = 0;
-	vga_col = 0;
-#if FERN_CHAPTER >= 2
-	vga_update_cursor();
-#endif
-}
-#if FERN_CHAPTER >= 2
 
 /*
  * Scroll the text up by one row: row 1 moves to row 0, ..., row 24 to row
@@ -114,6 +91,32 @@ static void vga_scroll(void)
 	/* LAB 2 STUB: vga_clear(); */
 	/* LAB 2 END */
 }
+#else
+
+/*
+ * Chapter 1 keeps the screen simple; these are the two places where
+ * chapter 2 makes it a console. The hardware cursor stays where the BIOS
+ * left it, and past the last row writing starts again at the top of a
+ * blank screen instead of scrolling.
+ */
+static void vga_update_cursor(void)
+{
+}
+
+static void vga_scroll(void)
+{
+	vga_clear();
+}
+#endif
+
+void vga_clear(void)
+{
+	for (int i = 0; i < VGA_COLS * VGA_ROWS; i++)
+		vga_cells[i] = vga_cell(' ');
+	vga_row = 0;
+	vga_col = 0;
+	vga_update_cursor();
+}
 
 /* Start a new line; on the last row, scroll instead of moving down. */
 static void vga_newline(void)
@@ -130,7 +133,8 @@ static void vga_newline(void)
  * control characters a console needs move the cursor instead of printing:
  * newline, carriage return, tab (to the next multiple of 8 columns) and
  * backspace (one column left, but not past the start of the row; erasing
- * is "\b \b", which is what the line reader sends).
+ * is "\b \b", which is what the line reader sends). Chapter 1 knows only
+ * newline.
  */
 void vga_putc(char c)
 {
@@ -138,6 +142,7 @@ void vga_putc(char c)
 	case '\n':
 		vga_newline();
 		break;
+#if FERN_CHAPTER >= 2
 	case '\r':
 		vga_col = 0;
 		break;
@@ -150,6 +155,7 @@ void vga_putc(char c)
 		if (vga_col > 0)
 			vga_col--;
 		break;
+#endif
 	default:
 		vga_cells[vga_row * VGA_COLS + vga_col] = vga_cell(c);
 		if (++vga_col == VGA_COLS)
@@ -158,29 +164,3 @@ void vga_putc(char c)
 	}
 	vga_update_cursor();
 }
-#else
-
-/*
- * Start a new line. Chapter 1 keeps it simple: past the last row, writing
- * starts again at the top. Chapter 2 scrolls instead.
- */
-static void vga_newline(void)
-{
-	vga_col = 0;
-	if (++vga_row == VGA_ROWS)
-		vga_row = 0;
-	for (int col = 0; col < VGA_COLS; col++)
-		vga_cells[vga_row * VGA_COLS + col] = vga_cell(' ');
-}
-
-void vga_putc(char c)
-{
-	if (c == '\n') {
-		vga_newline();
-		return;
-	}
-	vga_cells[vga_row * VGA_COLS + vga_col] = vga_cell(c);
-	if (++vga_col == VGA_COLS)
-		vga_newline();
-}
-#endif

@@ -98,13 +98,9 @@ unsigned long breakpoint_count(void)
 /* "0x<addr> <function>+0x<offset>", or "0x<addr> ??" outside the code. */
 static void print_code_address(uintptr_t addr)
 {
-	uintptr_t offset;
-	const char *name = ksym_lookup(addr, &offset);
-
-	if (name)
-		kprintf("0x%016lx %s+0x%lx\n", addr, name, offset);
-	else
-		kprintf("0x%016lx ?? (not in the kernel's code)\n", addr);
+	if (!ksym_print(addr, KSYM_INSTRUCTION))
+		kprintf(" ?? (not in the kernel's code)");
+	kprintf("\n");
 }
 
 static void print_error_code(const struct trap_frame *f)
@@ -182,14 +178,13 @@ static void print_registers(const struct trap_frame *f)
  */
 void exception_report(const struct trap_frame *f)
 {
-	static volatile int reporting;
+	static struct fatal_guard guard = {
+		.again = "exception: another exception while reporting one; stopping\n",
+	};
 	unsigned int vector = (unsigned int)f->vector;
 	const char *mnemonic = exception_mnemonic(vector);
 
-	if (reporting++) {
-		serial_puts("exception: another exception while reporting one; stopping\n");
-		machine_exit(false);
-	}
+	fatal_guard_enter(&guard);
 	vga_set_color(VGA_LIGHT_RED, VGA_BLACK);
 	kprintf("exception: %s%s%s (vector %u)\n", mnemonic, *mnemonic ? " " : "",
 		exception_name(vector), vector);
@@ -230,14 +225,10 @@ void exception_report(const struct trap_frame *f)
  */
 void breakpoint_report(const struct trap_frame *f)
 {
-	uintptr_t at = f->rip - 1, offset;
-	const char *name = ksym_lookup(at, &offset);
-
 	breakpoints++;
-	if (name)
-		kprintf("breakpoint at 0x%016lx %s+0x%lx; resuming\n", at, name, offset);
-	else
-		kprintf("breakpoint at 0x%016lx; resuming\n", at);
+	kprintf("breakpoint at ");
+	ksym_print(f->rip - 1, KSYM_INSTRUCTION);
+	kprintf("; resuming\n");
 }
 
 /*

@@ -16,8 +16,6 @@
 
 extern char __text_start[], __rodata_start[], __data_start[];
 
-static volatile unsigned long no_limit = ~0UL;
-
 /* One `ret` instruction, in .data: writable, so never executable. */
 static uint8_t ret_in_data[16] = { 0xc3 };
 
@@ -130,33 +128,4 @@ KTEST_EXPLICIT(null-pointer, "a read through a NULL pointer faults on the NULL p
 	ktest_checkpoint("null-pointer: reading 0x%016lx through a NULL pointer", addr);
 	read_from((const volatile uint64_t *)addr);
 	KTEST_EXPECT(!"the read through NULL went on");
-}
-
-/*
- * Recursion without end on the boot stack (src/cpu/trap_test.c explains
- * why it ends as a double fault). Here the point is the report: it must
- * call it a stack overflow, because CR2 lies in the guard page.
- */
-__attribute__((noinline)) static void recurse(unsigned long depth)
-{
-	volatile char frame[256];
-
-	frame[0] = (char)depth;
-	if (depth < no_limit)
-		recurse(depth + 1);
-	frame[1] = frame[0];
-}
-
-/*
- * This one needs no remapping: the boot page tables already leave the
- * boot stack's guard page out (entry.asm).
- */
-KTEST_EXPLICIT(stack-overflow, "a stack overflow is reported as one, guard page and all")
-{
-	if (!ready_to_fault(ktest, false))
-		return;
-	ktest_checkpoint("stack-overflow: recursing into the guard page 0x%016lx of the boot stack",
-			 kernel_stack_guard(kernel_stack_at((uintptr_t)__builtin_frame_address(0))));
-	recurse(0);
-	KTEST_EXPECT(!"the recursion ended");
 }

@@ -79,8 +79,7 @@ static bool kheap_is_mapped(void *ctx, uintptr_t va)
 static void kheap_report(void *ctx, enum heap_misuse kind, const void *ptr,
 			 const void *caller)
 {
-	uintptr_t p = (uintptr_t)ptr, at = (uintptr_t)caller, offset = 0;
-	const char *name;
+	uintptr_t p = (uintptr_t)ptr;
 
 	(void)ctx;
 	switch (kind) {
@@ -97,10 +96,10 @@ static void kheap_report(void *ctx, enum heap_misuse kind, const void *ptr,
 		kprintf("heap: corrupt heap at the block 0x%lx\n", p);
 		break;
 	}
-	/* As in panic(): the return address may be the next function's first byte. */
-	name = ksym_lookup(at - 1, &offset);
-	kprintf("heap: caller 0x%016lx %s+0x%lx\n", at, name ? name : "??",
-		name ? offset + 1 : 0);
+	kprintf("heap: caller ");
+	if (!ksym_print((uintptr_t)caller, KSYM_RETURN_ADDRESS))
+		kprintf(" ??");
+	kprintf("\n");
 	panic("heap misuse: %s", heap_misuse_name(kind));
 }
 
@@ -136,21 +135,44 @@ struct heap *kheap(void)
 }
 
 /*
- * The wrappers: interrupts off around the core, and the caller's return
- * address for misuse reports. Before kheap_init() (src is NULL) every
- * allocation fails, rather than the core touching memory it does not have.
+ * The wrappers share one shape, so it is written once: before kheap_init()
+ * (src is NULL) every call fails, rather than the core touching memory it
+ * does not have; after it, the core runs with interrupts off, because a
+ * handler may allocate too. krealloc() and kfree() pass their caller's
+ * return address down for misuse reports.
  */
-void *kmalloc_aligned(size_t size, size_t align)
+enum kheap_op { KHEAP_ALLOC, KHEAP_CALLOC, KHEAP_REALLOC, KHEAP_FREE };
+
+static void *kheap_call(enum kheap_op op, void *p, size_t a, size_t b,
+			const void *caller)
 {
 	uint64_t flags;
-	void *p;
+	void *result = NULL;
 
 	if (!kernel_heap.src)
 		return NULL;
 	flags = irq_save();
-	p = heap_alloc(&kernel_heap, size, align);
+	switch (op) {
+	case KHEAP_ALLOC:
+		result = heap_alloc(&kernel_heap, a, b);
+		break;
+	case KHEAP_CALLOC:
+		result = heap_calloc(&kernel_heap, a, b);
+		break;
+	case KHEAP_REALLOC:
+		result = heap_realloc(&kernel_heap, p, a, caller);
+		break;
+	case KHEAP_FREE:
+		heap_free(&kernel_heap, p, caller);
+		break;
+	}
 	irq_restore(flags);
-	return p;
+	return result;
+}
+
+void *kmalloc_aligned(size_t size, size_t align)
+{
+	return kheap_call(KHEAP_ALLOC, NULL, size, align, NULL);
 }
 
 void *kmalloc(size_t size)
@@ -160,38 +182,18 @@ void *kmalloc(size_t size)
 
 void *kcalloc(size_t n, size_t size)
 {
-	uint64_t flags;
-	void *p;
-
-	if (!kernel_heap.src)
-		return NULL;
-	flags = irq_save();
-	p = heap_calloc(&kernel_heap, n, size);
-	irq_restore(flags);
-	return p;
+	return kheap_call(KHEAP_CALLOC, NULL, n, size, NULL);
 }
 
 void *krealloc(void *p, size_t size)
 {
-	uint64_t flags;
-
-	if (!kernel_heap.src)
-		return NULL;
-	flags = irq_save();
-	p = heap_realloc(&kernel_heap, p, size, __builtin_return_address(0));
-	irq_restore(flags);
-	return p;
+	return kheap_call(KHEAP_REALLOC, p, size, 0, __builtin_return_address(0));
 }
 
 void kfree(void *p)
 {
-	uint64_t flags;
-
-	if (!p || !kernel_heap.src)
-		return;
-	flags = irq_save();
-	heap_free(&kernel_heap, p, __builtin_return_address(0));
-	irq_restore(flags);
+	if (p)
+		kheap_call(KHEAP_FREE, p, 0, 0, __builtin_return_address(0));
 }
 
 void kheap_stats(struct heap_stats *out)

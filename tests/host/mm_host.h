@@ -7,6 +7,8 @@
  *   host_ram + p, so DIRECT_MAP_BASE (include/fern/mm.h) is its address.
  *   Only the part of it the code touches needs to exist: the allocator's
  *   bitmap and the page tables, not the frames it hands out.
+ * - The console is a buffer, and panic() a longjmp() back to the test
+ *   that expected it (tests/host/mm_host.c, linked into every such test).
  * - The privileged instructions of include/fern/x86.h would fault in a
  *   user process. Its include guard is defined here, so that header adds
  *   nothing, and the few functions the memory code uses are replaced by
@@ -15,11 +17,20 @@
 #ifndef FERN_MM_HOST_H
 #define FERN_MM_HOST_H
 
+#include <setjmp.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /** The fake physical memory, set up by each test. */
 extern uint8_t *host_ram;
 #define DIRECT_MAP_BASE	((uintptr_t)host_ram)
+
+/** What the code printed since a test last emptied it (mm_host.c). */
+#define HOST_PRINTED_MAX	4096
+extern char host_printed[HOST_PRINTED_MAX];
+/** panic() longjmp()s here when host_expect_panic is set; else it aborts. */
+extern jmp_buf host_on_panic;
+extern bool host_expect_panic;
 
 /* Keep the real x86.h out; its privileged instructions are faked here. */
 #define FERN_X86_H

@@ -11,57 +11,12 @@
 #include <fern/errno.h>
 #include <fern/mm.h>
 
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdlib.h>
 
 #include "tap.h"
 
-uint8_t *host_ram;
-uintptr_t host_last_invlpg;
-unsigned long host_invlpg_count;
-uint64_t host_cr3;
-
 /* Only the low part of "physical memory" is ever touched: the bitmap. */
 #define RAM_BYTES	(16UL << 20)
-
-/* What the kernel prints goes to a buffer, for checks on messages. */
-static char printed[4096];
-static jmp_buf on_panic;
-static bool expect_panic;
-
-int kvprintf(const char *fmt, va_list ap)
-{
-	size_t len = strlen(printed);
-
-	return vsnprintf(printed + len, sizeof(printed) - len, fmt, ap);
-}
-
-int kprintf(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = kvprintf(fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-void panic(const char *fmt, ...)
-{
-	va_list ap;
-
-	printed[0] = '\0';
-	va_start(ap, fmt);
-	kvprintf(fmt, ap);
-	va_end(ap);
-	if (!expect_panic) {
-		printf("# unexpected panic: %s\n", printed);
-		abort();
-	}
-	longjmp(on_panic, 1);
-}
 
 /* QEMU -M pc with -m 4G: 3 GiB below the PCI hole, 1 GiB above 4 GiB. */
 static const struct mem_region qemu_4g[] = {
@@ -125,14 +80,14 @@ static bool free_panics(uint64_t frame, const char *words)
 {
 	bool panicked = false;
 
-	expect_panic = true;
-	if (setjmp(on_panic) == 0)
+	host_expect_panic = true;
+	if (setjmp(host_on_panic) == 0)
 		pmm_free(frame);
 	else
 		panicked = true;
-	expect_panic = false;
-	if (panicked && !strstr(printed, words)) {
-		printf("# panic message \"%s\" lacks \"%s\"\n", printed, words);
+	host_expect_panic = false;
+	if (panicked && !strstr(host_printed, words)) {
+		printf("# panic message \"%s\" lacks \"%s\"\n", host_printed, words);
 		return false;
 	}
 	return panicked;
@@ -252,9 +207,9 @@ static void test_small_maps(void)
 		many[i] = (struct phys_range){ i * PAGE_SIZE, (i + 1) * PAGE_SIZE, "x" };
 	tap_ok(pmm_init(partial, N(partial), many, N(many)) == -EINVAL,
 	       "pmm: more reserved ranges than it keeps fail with -EINVAL");
-	printed[0] = '\0';
+	host_printed[0] = '\0';
 	err = pmm_init(huge, N(huge), NULL, 0);
-	tap_ok(err == 0 && pmm_total_frames() == 1024 + 2 && strstr(printed, "ignoring"),
+	tap_ok(err == 0 && pmm_total_frames() == 1024 + 2 && strstr(host_printed, "ignoring"),
 	       "pmm: RAM above PMM_MAX_PHYS is ignored, and said so (%lu frames)",
 	       pmm_total_frames());
 	tap_ok(pmm_free_frames() == 1024 + 2 - 512,

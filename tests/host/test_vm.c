@@ -15,11 +15,6 @@
 
 #include "tap.h"
 
-uint8_t *host_ram;
-uintptr_t host_last_invlpg;
-unsigned long host_invlpg_count;
-uint64_t host_cr3;
-
 #define RAM_BYTES	(64UL << 20)
 #define FIRST_FRAME	(1UL << 20)
 #define FRAMES		((RAM_BYTES - FIRST_FRAME) / PAGE_SIZE)

@@ -129,7 +129,9 @@ static int cmd_rng(int argc, char **argv)
 		}
 	}
 	err = rng_fill(buf, n);
-	kprintf("rng: %lu bytes from %s: ", n, rng_source());
+	/* After a failed request the bytes came from the fallback: say so. */
+	kprintf("rng: %lu bytes from %s: ", n,
+		err ? (has_rdrand() ? "rdrand (fallback)" : "tsc (fallback)") : rng_source());
 	for (uint64_t i = 0; i < n; i++)
 		kprintf("%02x", buf[i]);
 	kprintf("\n");

@@ -347,7 +347,8 @@ bench-heap:			## the heap's allocations/s and fragmentation in QEMU (BENCH_RUNS=
 # ---- the course: snapshots, branches, handouts ------------------------------
 
 DERIVE := $(PYTHON) tools/derive.py
-.PHONY: snapshot chapter-branches handout lab-start grade-student course-check
+.PHONY: snapshot chapter-branches handout lab-start grade-student course-check \
+	autograder grade-all ci-grade check-grading
 snapshot:			## write the tree as of CHAPTER=N to build/snapshots/ (prints its path)
 	$(Q)$(DERIVE) snapshot $(CHAPTER)
 
@@ -362,6 +363,22 @@ lab-start:			## stub lab N in place on a new branch labN-start (make lab-start N
 
 grade-student:			## grade a student's tree with the official tests (STUDENT=dir LAB=N)
 	$(Q)tools/grade-student.sh "$(STUDENT)" "$(LAB)"
+
+# Grading a class (docs/instructors.md, "Grading a whole class").
+autograder:			## write a Gradescope autograder zip for lab LAB=N (build/autograder-labN.zip)
+	$(Q)$(if $(LAB),,echo "error: say which lab: make autograder LAB=N" >&2; exit 2;) \
+		$(PYTHON) tools/autograder.py build --lab $(LAB)
+
+JOBS ?=
+grade-all:			## grade every student of ROSTER=dir for LAB=N into grades.csv (JOBS=k)
+	$(Q)$(if $(and $(ROSTER),$(LAB)),,echo "error: make grade-all ROSTER=dir LAB=N [JOBS=k]" >&2; exit 2;) \
+		$(PYTHON) tools/grade_all.py "$(ROSTER)" $(LAB) $(if $(JOBS),--jobs $(JOBS)) $(GRADEFLAGS)
+
+check-grading:			## the class-grading self-tests: autograder zip, grade-all, ci-grade (in .ci/run)
+	$(Q)$(GRADE) --grading $(GRADEFLAGS)
+
+ci-grade:			## what the GitHub workflow runs: grade every lab (or LAB=N), summary for GitHub
+	$(Q)LAB="$(LAB)" GRADEFLAGS="$(GRADEFLAGS)" $(PYTHON) tools/ci_grade.py
 
 course-check:			## prove every snapshot passes, the handout fails cleanly, solutions score full
 	$(Q)tools/course-check.sh

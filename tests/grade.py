@@ -107,6 +107,9 @@ def plan_jobs(args, chapters):
         jobs.append(lab_job(args.lab))
     elif args.labs:
         jobs += [lab_job(n) for n in numbers]
+    elif args.grading:
+        jobs.append(Job("grading", "grading a class (Gradescope, GitHub, a roster)", "", 0,
+                        chapter_tests(0, args.k, "class_grading")))
     elif args.check or args.chapter is not None:
         upto = args.chapter if args.chapter is not None else newest
         if args.check:
@@ -275,6 +278,9 @@ def main():
     ap.add_argument("--lab", type=int, help="grade lab N (chapter N's tests)")
     ap.add_argument("--labs", action="store_true", help="grade every lab")
     ap.add_argument("--chapter", type=int, help="run the tests of chapters 1..N")
+    ap.add_argument("--grading", action="store_true",
+                    help="the class-grading self-tests (tests/class_grading.py): "
+                         "Gradescope, GitHub workflow, batch grading")
     ap.add_argument("--check", action="store_true",
                     help="everything: host tests, harness self-tests, every chapter")
     ap.add_argument("--iso", help="grade this ISO instead of build/chN/fern.iso")
@@ -305,8 +311,11 @@ def main():
     chapters = manifest.load(ROOT)
     if not chapters:
         raise SystemExit("error: no chapter manifests in chapters/")
-    if not (args.lab is not None or args.labs or args.check or args.chapter is not None):
+    if not (args.lab is not None or args.labs or args.check or args.grading or
+            args.chapter is not None):
         args.labs = True
+    if args.grading:
+        load_tests(["tests/class_grading.py"])
     if args.check:
         load_tests(["tests/harness_selftest.py", "tests/served_image.py"])
     # Only the chapters being graded: a later chapter's tests may not exist

@@ -17,6 +17,7 @@ import time
 
 from fernlab import Boot, HarnessError, Machine, test
 from fernlab.grader import Grading, Run
+from fernlab.student import student_tree, write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = [sys.executable, os.path.join(HERE, "selftest", "fake_qemu.py")]
@@ -257,29 +258,6 @@ ROOT = os.path.dirname(HERE)
 GRADE_STUDENT = os.path.join(ROOT, "tools", "grade-student.sh")
 
 
-def student_tree(path, stub):
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import derive
-    for top in ("src", "include"):
-        for d, _, files in os.walk(os.path.join(ROOT, top)):
-            for f in files:
-                src = os.path.join(d, f)
-                dst = os.path.join(path, os.path.relpath(src, ROOT))
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
-                if stub and f.endswith(derive.C_LIKE):
-                    with open(src) as fh, open(dst, "w") as out:
-                        out.write(derive.stub_text(fh.read(), set(range(1, 100))))
-                else:
-                    shutil.copyfile(src, dst)
-    return path
-
-
-def write(path, text, mode="w"):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, mode) as f:
-        f.write(text)
-
-
 def grade_student(args, cwd):
     p = subprocess.run([GRADE_STUDENT] + args, capture_output=True, text=True, cwd=cwd,
                        timeout=120)
@@ -392,9 +370,10 @@ def does_not_compile(t):
             t.check(False, "the results files are written and complete: %s" % e)
 
 
+
 # grade-student grades a student's tree against the whole course (every
 # chapter and lab, git's list of files); a chapter snapshot is neither, so
-# grade.py leaves these three out there.
+# grade.py leaves these out there.
 for _fn in (hostile_build_files, embeds_host_files, does_not_compile):
     _fn.full_tree = True
 

@@ -28,6 +28,8 @@ PACKAGES=(
 	mtools          # mformat: grub-mkrescue needs it for EFI images (not fern's)
 	qemu-system-x86 # qemu-system-x86_64
 	python3         # the test harness and grader in tests/
+	python3-yaml    # the self-test that reads .github/workflows/grade.yml
+	unzip           # the self-test that unpacks the Gradescope autograder zip
 	doxygen         # make docs
 	gdb             # make debug
 	unifdef         # chapter snapshots and lab handouts

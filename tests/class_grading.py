@@ -1,0 +1,193 @@
+"""Grading a whole class (`make check-grading`, run by .ci/run): the
+Gradescope autograder, the GitHub workflow's script, and batch grading of a
+roster, each tried on real trees (the reference code, a handout, a build
+error, a hanging kernel). They build a kernel per student, so they are
+kept out of `make check`'s time budget.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+from fernlab import test
+from fernlab.student import ROOT, student_tree, write
+
+def autograder_run(tmp, name, make_submission, env_extra=None):
+    """Lay out a Gradescope-like root in tmp/name (source/ unzipped from
+    the lab 1 autograder, submission/, results/), run run_autograder, and
+    return (its output, the parsed results.json or None)."""
+    root = os.path.join(tmp, name)
+    os.makedirs(os.path.join(root, "source"))
+    subprocess.run(["unzip", "-q", os.path.join(tmp, "ag.zip"), "-d",
+                    os.path.join(root, "source")], check=True)
+    make_submission(os.path.join(root, "submission"))
+    env = dict(os.environ, FERN_AUTOGRADER_ROOT=root,
+               FERN_AUTOGRADER_GRADEFLAGS="-k memory", **(env_extra or {}))
+    p = subprocess.run(["sh", os.path.join(root, "source", "run_autograder")], env=env,
+                       capture_output=True, text=True, timeout=300)
+    try:
+        with open(os.path.join(root, "results", "results.json")) as f:
+            return p.stdout + p.stderr, json.load(f)
+    except (OSError, ValueError):
+        return p.stdout + p.stderr, None
+
+
+def gradescope_format(t, what, data):
+    """Gradescope's results.json: a score, and tests with name, score,
+    max_score, output and status; the total is the tests' sum."""
+    if not t.check(data is not None, "%s: results.json is written" % what):
+        return False
+    tests = data.get("tests", [])
+    fields = all(isinstance(x.get("name"), str) and isinstance(x.get("score"), (int, float))
+                 and isinstance(x.get("max_score"), (int, float)) and "output" in x
+                 and x.get("status") in ("passed", "failed") for x in tests)
+    t.check(fields, "%s: every test has name, score, max_score, output and status" % what)
+    t.check(data.get("score") == sum(x.get("score", 0) for x in tests),
+            "%s: the score (%s) is the tests' sum" % (what, data.get("score")))
+    return True
+
+
+@test("autograder: run_autograder grades full marks, a handout, a build error and a hang "
+      "into Gradescope's results.json")
+def gradescope_autograder(t):
+    with tempfile.TemporaryDirectory(prefix="fern-selftest-") as tmp:
+        p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "autograder.py"),
+                            "build", "--lab", "1", "--out", os.path.join(tmp, "ag.zip")],
+                           capture_output=True, text=True, timeout=120)
+        t.check(p.returncode == 0, "make autograder LAB=1 writes the zip: %s" % p.stdout.strip())
+        import zipfile
+        with zipfile.ZipFile(os.path.join(tmp, "ag.zip")) as z:
+            names = set(z.namelist())
+        t.check({"setup.sh", "run_autograder", "Makefile", "tests/grade.py"} <= names,
+                "the zip has setup.sh and run_autograder at its root, and the course")
+        t.check(not any(n.startswith("build/") for n in names), "no build output in the zip")
+
+        out, data = autograder_run(tmp, "full", lambda d: student_tree(d, stub=False))
+        if gradescope_format(t, "reference", data):
+            t.check(data["score"] == 35 and all(x["status"] == "passed" for x in data["tests"]),
+                    "the reference code gets full marks (%s)" % data.get("score"))
+
+        out, data = autograder_run(tmp, "handout", lambda d: student_tree(d, stub=True))
+        if gradescope_format(t, "handout", data):
+            t.check(data["score"] < 35, "the handout scores low (%s/35)" % data["score"])
+
+        def broken(d):
+            student_tree(d, stub=False)
+            write(os.path.join(d, "src", "lib", "exit.c"), "int broken(void) { return 1 }\n", "a")
+        out, data = autograder_run(tmp, "broken", broken)
+        if gradescope_format(t, "does not compile", data):
+            t.check(data["score"] == 0 and "expected ';'" in data.get("output", ""),
+                    "a build error scores 0 with the compiler's message in the output")
+
+        def hangs(d):
+            student_tree(d, stub=False)
+            kmain = os.path.join(d, "src", "boot", "kmain.c")
+            with open(kmain) as f:
+                text = f.read()
+            text = text.replace('\tboot_phase("loader");', '\tfor (;;)\n\t\t;', 1)
+            write(kmain, text)
+        start = time.monotonic()
+        out, data = autograder_run(tmp, "hang", hangs, {"FERN_TIMEOUT_SCALE": "0.3"})
+        took = time.monotonic() - start
+        if gradescope_format(t, "a hanging kernel", data):
+            t.check(data["score"] == 0 and "silent" in json.dumps(data),
+                    "a kernel that hangs scores 0 and each test says the run was silent")
+        t.check(took < 120, "the hanging submission is graded in bounded time (%.0f s)" % took)
+
+        def empty(d):
+            os.makedirs(os.path.join(d, "notes"))
+        out, data = autograder_run(tmp, "empty", empty)
+        if gradescope_format(t, "no src/", data):
+            t.check(data["score"] == 0 and "no src/ folder" in data.get("output", ""),
+                    "an upload without src/ gets 0 and says why")
+
+
+@test("grade-all: a roster of folders and a git bundle is graded in parallel into grades.csv; "
+      "a broken student stops nobody")
+def batch_grading(t):
+    with tempfile.TemporaryDirectory(prefix="fern-selftest-") as tmp:
+        roster = os.path.join(tmp, "roster")
+        student_tree(os.path.join(roster, "alice"), stub=False)
+        student_tree(os.path.join(roster, "bob"), stub=True)
+        carol = student_tree(os.path.join(roster, "carol"), stub=False)
+        write(os.path.join(carol, "src", "lib", "exit.c"), "int broken(void) { return 1 }\n", "a")
+        dave = student_tree(os.path.join(tmp, "dave"), stub=False)
+        git = ["git", "-C", dave, "-c", "user.email=d@example.org", "-c", "user.name=d"]
+        subprocess.run(git[:3] + ["init", "-q"], check=True)
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-qm", "lab 1"], check=True)
+        subprocess.run(git[:3] + ["bundle", "create", os.path.join(roster, "dave.bundle"),
+                                  "HEAD"], check=True, capture_output=True)
+        out = os.path.join(tmp, "out")
+        p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "grade_all.py"),
+                            roster, "1", "--jobs", "2", "--out", out, "-k", "memory"],
+                           capture_output=True, text=True, timeout=600)
+        t.check(p.returncode == 0, "grade-all ends with status 0 (%d)" % p.returncode)
+        try:
+            import csv
+            with open(os.path.join(out, "grades.csv")) as f:
+                rows = {r["student"]: r for r in csv.DictReader(f)}
+            with open(os.path.join(out, "grades.json")) as f:
+                data = json.load(f)
+        except OSError as e:
+            t.fail("grades.csv and grades.json are written: %s" % e)
+        t.check(sorted(rows) == ["alice", "bob", "carol", "dave"],
+                "one row per student, the bundle's included (%s)" % sorted(rows))
+        want = {"alice": "35", "bob": None, "carol": "0", "dave": "35"}
+        for name, score in want.items():
+            r = rows.get(name, {})
+            if score is None:
+                t.check(r.get("score") not in (None, "35"), "%s (the handout) scores low (%s)"
+                        % (name, r.get("score")))
+            else:
+                t.check(r.get("score") == score, "%s scores %s (%s, %s)"
+                        % (name, score, r.get("score"), r.get("outcome")))
+        t.check(rows.get("carol", {}).get("outcome") == "does not build",
+                "carol's outcome says she does not build")
+        t.check("boot: usable memory follows QEMU's -m" in next(iter(rows.values()), {}),
+                "a column per test with its points")
+        t.check(len(data.get("students", [])) == 4 and data.get("jobs") == 2,
+                "grades.json has every student and the parallelism")
+        for name in want:
+            t.check(os.path.isfile(os.path.join(out, name, "grade.log")),
+                    "%s has a log of their own" % name)
+
+
+@test("ci-grade: the GitHub workflow runs make deps and make ci-grade, which grades and "
+      "writes the job summary")
+def github_workflow(t):
+    try:
+        import yaml
+    except ImportError:
+        t.fail("python3-yaml is not installed (make deps installs it)")
+    with open(os.path.join(ROOT, ".github", "workflows", "grade.yml")) as f:
+        flow = yaml.safe_load(f)
+    steps = [s for job in flow.get("jobs", {}).values() for s in job.get("steps", [])]
+    runs = [s["run"].strip() for s in steps if "run" in s]
+    t.check(runs == ["make deps", "make ci-grade"],
+            "the workflow's commands are 'make deps' then 'make ci-grade' (%r)" % runs)
+    t.check(any(s.get("uses", "").startswith("actions/checkout@") for s in steps),
+            "it checks the repository out first")
+    on = flow.get("on", flow.get(True))
+    t.check(on is not None and "push" in on, "it runs on push (%r)" % on)
+    with tempfile.TemporaryDirectory(prefix="fern-selftest-") as tmp:
+        summary = os.path.join(tmp, "summary.md")
+        env = dict(os.environ, GITHUB_STEP_SUMMARY=summary)
+        env.pop("MAKEFLAGS", None)
+        p = subprocess.run(["make", "--no-print-directory", "ci-grade", "LAB=1",
+                            "GRADEFLAGS=-k greets"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+        t.check(p.returncode == 0, "make ci-grade LAB=1 passes on the reference code (%d)"
+                % p.returncode)
+        try:
+            with open(summary) as f:
+                text = f.read()
+        except OSError:
+            text = ""
+        t.check(re.search(r"^\| lab 1 \| 20/20 \|", text, re.M) is not None,
+                "the job summary has lab 1's score: %r" % text[:200])
+

@@ -362,7 +362,7 @@ lab-start:			## stub lab N in place on a new branch labN-start (make lab-start N
 	$(Q)$(if $(N),$(DERIVE) lab-start $(N),echo "usage: make lab-start N=<lab number>" >&2; exit 2)
 
 grade-student:			## grade a student's tree with the official tests (STUDENT=dir LAB=N)
-	$(Q)tools/grade-student.sh "$(STUDENT)" "$(LAB)"
+	$(Q)tools/grade-student.sh "$(STUDENT)" "$(LAB)" $(GRADEFLAGS)
 
 # Grading a class (docs/instructors.md, "Grading a whole class").
 autograder:			## write a Gradescope autograder zip for lab LAB=N (build/autograder-labN.zip)

@@ -11,7 +11,7 @@ import re
 import time
 
 from fernlab import Boot, EXIT_FAILURE, EXIT_SUCCESS, test
-from fernlab.ktap import check_suites
+from fernlab.ktap import ktap_tests
 from fernlab.screen import COLS, ROWS, read_screen
 
 ALL = Boot(cmdline="test=all")
@@ -22,24 +22,13 @@ LIST = Boot(cmdline="test=list")
 NO_SUCH = Boot(cmdline="test=nosuch")
 
 
-@test("console: in-kernel string tests pass", points=5)
-def string_suite(t):
-    check_suites(t, t.boot(ALL), ["string:"])
-
-
-@test("console: in-kernel command-line tests pass", points=5)
-def cmdline_suite(t):
-    check_suites(t, t.boot(ALL), ["cmdline:"])
-
-
-@test("console: malformed Multiboot2 data is reported, not trusted", points=5)
-def boot_suite(t):
-    check_suites(t, t.boot(ALL), ["boot:"])
-
-
-@test("console: in-kernel ksnprintf tests pass", points=15)
-def printf_suite(t):
-    check_suites(t, t.boot(ALL), ["printf:"])
+ktap_tests(ALL, [
+    # (test name, points, in-kernel tests it checks)
+    ("console: in-kernel string tests pass", 5, ["string:"]),
+    ("console: in-kernel command-line tests pass", 5, ["cmdline:"]),
+    ("console: malformed Multiboot2 data is reported, not trusted", 5, ["boot:"]),
+    ("console: in-kernel ksnprintf tests pass", 15, ["printf:"]),
+])
 
 
 @test("console: a test run ends with its summary and the matching exit status", points=5)
@@ -58,12 +47,13 @@ def test_run_summary(t):
     r.expect_exit(EXIT_SUCCESS if failed == 0 else EXIT_FAILURE)
 
 
-@test("console: in-kernel serial tests pass (mis-programmed, slow, dead UART)", points=0)
-def serial_suite(t):
-    # The suite runs serial_init() again under each condition and reports on
-    # the UART it has just set up: a driver that leaves loopback on loses the
-    # rest of the run, which check_suites reports as a stop after that test.
-    check_suites(t, t.boot(ALL), ["serial:"])
+# The serial suite runs serial_init() again under each condition and
+# reports on the UART it has just set up: a driver that leaves loopback on
+# loses the rest of the run, which check_suites reports as a stop after
+# that test.
+ktap_tests(ALL, [
+    ("console: in-kernel serial tests pass (mis-programmed, slow, dead UART)", 0, ["serial:"]),
+])
 
 
 @test("console: a COM1 that does not answer is reported on the screen", points=0)
@@ -90,9 +80,9 @@ def no_uart_on_screen(t):
     t.check("fern: ready" in screen, "the boot goes on to 'fern: ready' without a UART")
 
 
-@test("console: in-kernel VGA tests pass", points=10)
-def vga_suite(t):
-    check_suites(t, t.boot(ALL), ["vga:"])
+ktap_tests(ALL, [
+    ("console: in-kernel VGA tests pass", 10, ["vga:"]),
+])
 
 
 VECTOR = re.compile(r'^vector (\d+): fmt "(.*?)" (i8|i16|i32|i64|u8|u16|u32|u64|str|char) '

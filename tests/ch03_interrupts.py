@@ -16,7 +16,7 @@ import re
 import time
 
 from fernlab import Boot, EXIT_FAILURE, EXIT_SUCCESS, test
-from fernlab.ktap import check_suites
+from fernlab.ktap import check_suites, ktap_tests
 
 # The in-kernel suites, with the explicit ones that only print lines for
 # the harness to check: `timer` (timed with the harness's clock) and
@@ -127,9 +127,11 @@ def exception_report(t, r, announce, mnemonic, name, vector, function, caller="k
     return report
 
 
-@test("interrupts: the GDT holds ring-0 64-bit code, data and a TSS with IST stacks", points=3)
-def gdt_suite(t):
-    check_suites(t, t.boot(SUITES), ["gdt:"])
+ktap_tests(SUITES, [
+    # (test name, points, in-kernel tests it checks)
+    ("interrupts: the GDT holds ring-0 64-bit code, data and a TSS with IST stacks", 3,
+     ["gdt:"]),
+])
 
 
 @test("interrupts: every IDT gate is a present interrupt gate into its stub", points=8)
@@ -493,6 +495,6 @@ def serial_irq(t):
     t.check(after >= before + 3, "IRQ 4 came for each line typed: %d -> %d" % (before, after))
 
 
-@test("interrupts: scancode set 1 becomes ASCII with Shift, Caps Lock and Ctrl", points=2)
-def keymap_suite(t):
-    check_suites(t, t.boot(SUITES), ["keymap:"])
+ktap_tests(SUITES, [
+    ("interrupts: scancode set 1 becomes ASCII with Shift, Caps Lock and Ctrl", 2, ["keymap:"]),
+])

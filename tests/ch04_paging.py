@@ -15,7 +15,7 @@ import re
 import struct
 
 from fernlab import Boot, EXIT_FAILURE, EXIT_SUCCESS, test
-from fernlab.ktap import check_suites
+from fernlab.ktap import ktap_tests
 
 # Four sizes of -m, two of them in boots that other tests need anyway: the
 # in-kernel suites run at 8M (allocating every frame is quick there), and
@@ -142,9 +142,10 @@ def check_totals(t, spec):
 # The order matters for speed: the grader runs two tests at a time, in
 # this order, and each pair should boot two different machines.
 
-@test("paging: the frame allocator's tests pass in the kernel", points=12)
-def pmm_suite(t):
-    check_suites(t, t.boot(SUITES), ["pmm:"])
+ktap_tests(SUITES, [
+    # (test name, points, in-kernel tests it checks)
+    ("paging: the frame allocator's tests pass in the kernel", 12, ["pmm:"]),
+])
 
 
 @test("paging: frame totals match the memory map at -m 1G and 4G, RAM above 4 GiB too", points=8)
@@ -157,9 +158,9 @@ def totals_large(t):
                 "-m 4G has 3 GiB more frames than -m 1G (got %d KiB)" % ((large - small) * 4))
 
 
-@test("paging: the page-table tests pass in the kernel", points=12)
-def vm_suite(t):
-    check_suites(t, t.boot(SUITES), ["vm:"])
+ktap_tests(SUITES, [
+    ("paging: the page-table tests pass in the kernel", 12, ["vm:"]),
+])
 
 
 @test("paging: frame totals match the memory map at -m 8M and 128M", points=8)

@@ -14,35 +14,21 @@ The allocator core is also tested on the host, under sanitizers
 import re
 
 from fernlab import Boot, EXIT_FAILURE, EXIT_SUCCESS, test
-from fernlab.ktap import check_suites
+from fernlab.ktap import all_passed, check_suites, ktap_tests
 
 ALL = Boot(cmdline="test=heap,heap-random,heap-merge,heap-api", timeout=20)
 OOM_MEMORY_MIB = 16
 OOM = Boot(cmdline="test=heap-oom", memory="%dM" % OOM_MEMORY_MIB, timeout=20)
 
 
-@test("heap: every size is aligned; zero-size and too-big requests behave", points=5)
-def basics(t):
-    check_suites(t, t.boot(ALL), ["heap:"])
-
-
-@test("heap: random kmalloc/kfree/krealloc keep every block's contents", points=15)
-def random_sequence(t):
-    check_suites(t, t.boot(ALL), ["heap-random:"])
-
-
-@test("heap: freed blocks merge and give their pages and frames back", points=20)
-def merging(t):
-    r = t.boot(ALL)
-    check_suites(t, r, ["heap-merge:"])
-    if r.expect(r"^# fern tests: (\d+) passed, 0 failed \[{nonce}\]$",
-                "every selected in-kernel test passed"):
-        r.expect_exit(EXIT_SUCCESS)
-
-
-@test("heap: krealloc, kcalloc and kmalloc_aligned keep their promises", points=10)
-def api(t):
-    check_suites(t, t.boot(ALL), ["heap-api:"])
+ktap_tests(ALL, [
+    # (test name, points, in-kernel tests it checks[, a check after them])
+    ("heap: every size is aligned; zero-size and too-big requests behave", 5, ["heap:"]),
+    ("heap: random kmalloc/kfree/krealloc keep every block's contents", 15, ["heap-random:"]),
+    ("heap: freed blocks merge and give their pages and frames back", 20, ["heap-merge:"],
+     all_passed),
+    ("heap: krealloc, kcalloc and kmalloc_aligned keep their promises", 10, ["heap-api:"]),
+])
 
 
 def misuse(t, suite, announce, report, victim):

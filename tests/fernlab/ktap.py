@@ -11,9 +11,26 @@ The in-kernel test framework (include/fern/ktest.h) prints
 
 with the boot's nonce on every result line, then exits through the exit
 device: success only if every selected test passed.
+
+Most tests of an in-kernel suite only boot the chapter and check that
+suite's results. A chapter file declares them as a table, in the place
+where they run:
+
+    ktap_tests(ALL, [
+        # (test name, points, in-kernel tests it checks)
+        ("console: in-kernel string tests pass", 5, ["string:"]),
+        ("console: in-kernel ksnprintf tests pass", 15, ["printf:"]),
+    ])
+
+A test that checks more than that stays a function that calls
+check_suites() itself.
 """
 
 import re
+import sys
+
+from .grader import test
+from .qemu import EXIT_SUCCESS
 
 RESULT = re.compile(r"^(ok|not ok) (\d+) - (.*?)(?: \[([0-9a-f]+)\])?$")
 PLAN = re.compile(r"^1\.\.(\d+)$")
@@ -92,3 +109,46 @@ def check_suites(t, run, prefixes):
     if rep.foreign:
         t.check(False, "result lines without this boot's nonce: %r" % rep.foreign[0])
     return rep
+
+
+def all_passed(t, run):
+    """What a table row may check after its suites (a fourth element): the
+    boot's summary says no selected in-kernel test failed, and then QEMU
+    exited with success."""
+    if run.expect(r"^# fern tests: (\d+) passed, 0 failed \[{nonce}\]$",
+                  "every selected in-kernel test passed"):
+        run.expect_exit(EXIT_SUCCESS)
+
+
+def ktap_tests(boot, rows):
+    """Declare one test per row: (name, points, prefixes), or (name,
+    points, prefixes, also) with `also(t, run)` a check made after them,
+    such as all_passed. Each test boots `boot` (shared, like every
+    t.boot) and check_suites() the in-kernel tests named `prefixes`. The
+    tests are declared here, in the rows' order, between the tests of the
+    file above and below the table."""
+    module = sys._getframe(1).f_globals["__name__"]
+    for row in rows:
+        if not (isinstance(row, tuple) and len(row) in (3, 4)):
+            raise TypeError("ktap_tests: a row is (name, points, [prefixes]) with an optional "
+                            "check after them; got %r" % (row,))
+        name, points, prefixes = row[:3]
+        also = row[3] if len(row) == 4 else None
+        if not isinstance(points, int):
+            raise TypeError("ktap_tests: %r: points is a whole number; got %r" % (name, points))
+        if not isinstance(prefixes, (list, tuple)) or not prefixes \
+                or not all(isinstance(p, str) for p in prefixes):
+            raise TypeError("ktap_tests: %r: the prefixes are a list of strings, "
+                            "e.g. [\"heap:\"]; got %r" % (name, prefixes))
+        test(name, points=points)(_suite_test(module, boot, prefixes, also))
+
+
+def _suite_test(module, boot, prefixes, also):
+    def run_suites(t):
+        run = t.boot(boot)
+        check_suites(t, run, prefixes)
+        if also is not None:
+            also(t, run)
+    # test() reads the chapter from the module that declares the test.
+    run_suites.__module__ = module
+    return run_suites

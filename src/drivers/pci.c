@@ -50,55 +50,55 @@ static uint32_t config_address(const struct pci_device *pci, uint8_t offset)
 /*
  * The address and the data are two port accesses: an interrupt handler
  * that used configuration space between them would redirect ours, so
- * each access runs with interrupts off.
+ * each access runs with interrupts off, from select() to irq_restore().
  */
-uint32_t pci_read32(const struct pci_device *pci, uint8_t offset)
+static uint64_t select(const struct pci_device *pci, uint8_t offset)
 {
 	uint64_t flags = irq_save();
-	uint32_t v;
 
 	outl(PCI_CONFIG_ADDRESS, config_address(pci, offset));
-	v = inl(PCI_CONFIG_DATA);
+	return flags;
+}
+
+uint32_t pci_read32(const struct pci_device *pci, uint8_t offset)
+{
+	uint64_t flags = select(pci, offset);
+	uint32_t v = inl(PCI_CONFIG_DATA);
+
 	irq_restore(flags);
 	return v;
 }
 
 uint16_t pci_read16(const struct pci_device *pci, uint8_t offset)
 {
-	uint64_t flags = irq_save();
-	uint16_t v;
+	uint64_t flags = select(pci, offset);
+	uint16_t v = inw(PCI_CONFIG_DATA + (offset & 2));
 
-	outl(PCI_CONFIG_ADDRESS, config_address(pci, offset));
-	v = inw(PCI_CONFIG_DATA + (offset & 2));
 	irq_restore(flags);
 	return v;
 }
 
 uint8_t pci_read8(const struct pci_device *pci, uint8_t offset)
 {
-	uint64_t flags = irq_save();
-	uint8_t v;
+	uint64_t flags = select(pci, offset);
+	uint8_t v = inb(PCI_CONFIG_DATA + (offset & 3));
 
-	outl(PCI_CONFIG_ADDRESS, config_address(pci, offset));
-	v = inb(PCI_CONFIG_DATA + (offset & 3));
 	irq_restore(flags);
 	return v;
 }
 
 void pci_write32(const struct pci_device *pci, uint8_t offset, uint32_t value)
 {
-	uint64_t flags = irq_save();
+	uint64_t flags = select(pci, offset);
 
-	outl(PCI_CONFIG_ADDRESS, config_address(pci, offset));
 	outl(PCI_CONFIG_DATA, value);
 	irq_restore(flags);
 }
 
 void pci_write16(const struct pci_device *pci, uint8_t offset, uint16_t value)
 {
-	uint64_t flags = irq_save();
+	uint64_t flags = select(pci, offset);
 
-	outl(PCI_CONFIG_ADDRESS, config_address(pci, offset));
 	outw(PCI_CONFIG_DATA + (offset & 2), value);
 	irq_restore(flags);
 }

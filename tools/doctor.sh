@@ -215,6 +215,16 @@ fi
 
 check unifdef unifdef unifdef -V
 
+# The class-grading self-tests (make check-grading): the Gradescope zip is
+# unpacked with unzip, the GitHub workflow is read with PyYAML.
+check unzip unzip unzip -v
+yaml_probe='import sys; sys.path.append("/usr/lib/python3/dist-packages"); import yaml; print("PyYAML", yaml.__version__)'
+if "$PYTHON" -c "$yaml_probe" >/dev/null 2>&1; then
+	found "PyYAML" "$("$PYTHON" -c "$yaml_probe")"
+else
+	missing "PyYAML" python3-yaml "'$PYTHON' cannot import yaml; make check-grading needs it"
+fi
+
 # The host unit tests are compiled with the host's C library and run with
 # sanitizers.
 if ! command -v "$hostcc" >/dev/null 2>&1; then

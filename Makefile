@@ -220,7 +220,14 @@ DISK_IMAGE := build/disk.img
 VIRTIO_DEVICES := -device virtio-rng-pci \
 	-drive file=$(DISK_IMAGE),if=none,id=disk0,format=raw \
 	-device virtio-blk-pci,drive=disk0
-RUN_DEVICES := $(if $(filter-out 1 2 3 4 5,$(CHAPTER)),$(VIRTIO_DEVICES))
+# From chapter 7 on, also a virtio-net card on QEMU's user networking
+# (its DHCP server gives the kernel 10.0.2.15), with the kernel's UDP echo
+# service (port 7) reachable from this machine at 127.0.0.1:UDP_ECHO_PORT.
+UDP_ECHO_PORT ?= 5007
+NET_DEVICES := -netdev user,id=net0,hostfwd=udp:127.0.0.1:$(UDP_ECHO_PORT)-:7 \
+	-device virtio-net-pci,netdev=net0
+RUN_DEVICES := $(strip $(if $(filter-out 1 2 3 4 5,$(CHAPTER)),$(VIRTIO_DEVICES)) \
+	$(if $(filter-out 1 2 3 4 5 6,$(CHAPTER)),$(NET_DEVICES)))
 QEMU_EXTRA ?=
 RUN_EXTRA := $(strip $(RUN_DEVICES) $(QEMU_EXTRA))
 

@@ -27,6 +27,8 @@
 #ifndef FERN_INIT_H
 #define FERN_INIT_H
 
+#include <stdbool.h>
+
 struct boot_info;
 
 /**
@@ -60,5 +62,25 @@ struct initcall {
 	static const struct initcall initcall_##fn			\
 	__attribute__((used, section(".initcalls"), aligned(8))) =	\
 		{ fn, #fn, level }
+
+/**
+ * Who runs the idle time once the boot is done, declared with BOOT_IDLE():
+ * @c run never returns, and gets whether the command line asked for the
+ * shell (which it then runs among its other work). kmain hands the end of
+ * the boot to the first one; until a chapter declares one (chapter 7's
+ * event loop), the shell or idle_forever() has it.
+ */
+struct boot_idle {
+	__attribute__((noreturn)) void (*run)(bool shell);
+	const char *name;		/**< the function's name */
+};
+
+/**
+ * Make @p fn the owner of the idle time at the end of the boot (in a file
+ * that includes table.h). One per kernel.
+ */
+#define BOOT_IDLE(fn)							\
+	static const struct boot_idle boot_idle_##fn			\
+	TABLE_ENTRY(boot_idle) = { fn, #fn }
 
 #endif

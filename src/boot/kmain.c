@@ -17,6 +17,7 @@
 #if FERN_CHAPTER >= 2
 #include <fern/ktest.h>
 #include <fern/shell.h>
+#include <fern/table.h>
 #endif
 #if FERN_CHAPTER >= 3
 #include <fern/cpu.h>
@@ -100,6 +101,14 @@ static void run_level(enum init_level level, const struct boot_info *info)
 		boot_phase(levels[level].name);
 }
 
+#if FERN_CHAPTER >= 2
+/*
+ * Who may own the idle time once the boot is done: a table that is empty
+ * until chapter 7 declares its event loop there (BOOT_IDLE(), init.h).
+ */
+LINKER_TABLE(struct boot_idle, boot_idle);
+#endif
+
 /* GRUB's command line followed by the options QEMU passed through fw_cfg. */
 static char cmdline[2 * BOOT_CMDLINE_MAX];
 
@@ -137,26 +146,32 @@ static void assemble_cmdline(const struct boot_info *info)
  * How the boot ends, decided here alone. `test=...` runs in-kernel tests,
  * whose result is the exit status (so the harness reads it), unless
  * `idle=1` asks to halt so the harness can inspect the machine, or
- * `shell` asks for the shell after them. The shell is the idle work of a
- * boot that asks for it; `exit=ready` ends the run instead of idling.
+ * `shell` asks for the shell after them. `exit=ready` ends a run without
+ * the shell instead of idling. What is left is idle time: the event loop's
+ * from chapter 7 on (the shell is then one of its clients), else the
+ * shell's, if the command line asks for it, else nobody's.
  */
 static __attribute__((noreturn)) void boot_end(void)
 {
 	bool shell = cmdline_get(cmdline, "shell", NULL, 0);
 #if FERN_CHAPTER >= 2
+	const struct boot_idle *idle;
 	enum ktest_result tests = ktest_main(cmdline);
 
 	if (tests != KTEST_NOT_ASKED && cmdline_is(cmdline, "idle", "1"))
 		halt_forever();
 	if (tests != KTEST_NOT_ASKED && !shell)
 		machine_exit(tests == KTEST_PASSED);
+#endif
+	/* A benchmark or a test may ask for the run to end here. */
+	if (!shell && cmdline_is(cmdline, "exit", "ready"))
+		machine_exit(true);
+#if FERN_CHAPTER >= 2
+	for_each_table_entry(idle, boot_idle)
+		idle->run(shell);
 	if (shell)
 		shell_run();
 #endif
-	(void)shell;
-	/* A benchmark or a test may ask for the run to end here. */
-	if (cmdline_is(cmdline, "exit", "ready"))
-		machine_exit(true);
 #if FERN_CHAPTER >= 3
 	idle_forever();
 #else

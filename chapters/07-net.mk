@@ -1,0 +1,21 @@
+# Chapter 7 — net: the event loop and its timers, virtio-net, and a small
+# IPv4 network stack (Ethernet, ARP, IPv4, ICMP, UDP, a DHCP client) that
+# checks every length before it trusts it.
+#
+# See 01-boot.mk for what a manifest is. The layers, lowest first: the
+# event loop (src/cpu/loop.c: below the drivers, which mark work for it),
+# packet buffers and the network-device seam (src/drivers/pbuf.c,
+# netdev.c), the virtio-net driver, then the stack in src/net/, which
+# never includes a driver. src/lib/checksum.c and src/net/ touch no
+# hardware and are also built for the host (tests/host/test_net.c).
+CHAPTERS += 7
+ch7.slug := net
+ch7.title := net: virtio-net, Ethernet, ARP, IPv4, ICMP, UDP and DHCP
+ch7.srcs := \
+	src/cpu/loop.c \
+	src/drivers/pbuf.c \
+	src/drivers/netdev.c \
+	src/drivers/virtio_net.c
+ch7.tests := tests/ch07_net.py
+ch7.blog := blog/07-net.md
+ch7.lab := labs/lab7

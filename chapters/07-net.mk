@@ -13,6 +13,7 @@ ch7.slug := net
 ch7.title := net: virtio-net, Ethernet, ARP, IPv4, ICMP, UDP and DHCP
 ch7.srcs := \
 	src/cpu/loop.c \
+	src/cpu/loop_test.c \
 	src/drivers/pbuf.c \
 	src/drivers/netdev.c \
 	src/drivers/virtio_net.c

@@ -29,7 +29,8 @@ import tempfile
 import threading
 import time
 
-from fernlab import test
+from fernlab import Boot, test
+from fernlab.ktap import ktap_tests
 from fernlab.peer import (BROADCAST, ETH_P_ARP, ETH_P_IP, IPPROTO_ICMP, IPPROTO_UDP,
                           Guest, Peer, arp, ether, free_udp_port, icmp_echo, ip,
                           ipv4, mac, mac_text, read_pcap, udp)
@@ -171,6 +172,13 @@ def malformed(t, s, tag, frames, what):
             % (", ".join("%s +%d" % kv for kv in sorted(others.items())) or "none"))
     t.check(replied is None, "the kernel answered none of them (got %r)" % replied)
     still_serving(t, g, tag)
+
+
+# -- the event loop, in the kernel ----------------------------------------
+
+ktap_tests(Boot(cmdline="test=loop", timeout=20), [
+    ("net: the event loop's timers and pollers (in-kernel tests)", 4, ["loop:"]),
+])
 
 
 # -- session A: QEMU's user networking ------------------------------------

@@ -444,11 +444,15 @@ def main():
     devices = ["-device", "virtio-rng-pci",
                "-drive", "file=%s,if=none,id=disk0,format=raw" % disk,
                "-device", "virtio-blk-pci,drive=disk0"]
+    # From chapter 7 on also the network card, on QEMU's user networking,
+    # so that the boot's DHCP exchange is in the time ("net" phase).
+    net = ["-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0"]
     for c in chapters:
         d = os.path.join("build", "ch%d" % c.number, "served")
         targets.append(Target("ch%d" % c.number, "ch%d %s" % (c.number, c.slug),
                               os.path.join(d, "fern.iso"), os.path.join(d, "fern.elf"),
-                              FERN_READY, devices if c.number >= 6 else ()))
+                              FERN_READY, (devices if c.number >= 6 else []) +
+                              (net if c.number >= 7 else [])))
     if not os.path.exists(FLOOR_ISO):
         raise SystemExit("error: %s is not built; run 'make bench' (it builds it)"
                          % FLOOR_ISO)

@@ -53,8 +53,21 @@
 #define TABLE_ENTRY(name)						\
 	__attribute__((used, section(TABLE_SECTION(name, 1)), aligned(8)))
 
+/** @cond INTERNAL */
+/*
+ * In the file that defines a table, its markers are arrays of zero
+ * entries, and the compiler may conclude that no entry lies between them
+ * (reading one would be out of bounds) and drop the loop, or worse. The
+ * empty asm hides where the pointer came from: it is just an address.
+ */
+#define TABLE_ADDR(marker)						\
+	({ __typeof__(&(marker)[0]) __addr = (marker);			\
+	   __asm__("" : "+r"(__addr)); __addr; })
+/** @endcond */
+
 /** Visit every entry of table @p name, with @p p a pointer to each. */
 #define for_each_table_entry(p, name)					\
-	for ((p) = __table_##name##_start; (p) < __table_##name##_end; (p)++)
+	for ((p) = TABLE_ADDR(__table_##name##_start);			\
+	     (p) < TABLE_ADDR(__table_##name##_end); (p)++)
 
 #endif

@@ -71,7 +71,7 @@ struct initcall {
  * event loop), the shell or idle_forever() has it.
  */
 struct boot_idle {
-	__attribute__((noreturn)) void (*run)(bool shell);
+	__attribute__((noreturn)) void (*run)(bool shell); /**< runs the rest of the boot */
 	const char *name;		/**< the function's name */
 };
 

@@ -42,8 +42,8 @@ typedef void (*loop_fn)(void *ctx);
  */
 struct loop_timer {
 	const char *name;		/**< for `timers`, e.g. "arp expiry" */
-	loop_fn fn;
-	void *ctx;
+	loop_fn fn;			/**< what runs */
+	void *ctx;			/**< what @c fn gets */
 	uint64_t due_ms;		/**< loop_now_ms() at which it fires */
 	uint32_t period_ms;		/**< 0: one-shot */
 	bool armed;			/**< in the loop's list */
@@ -57,7 +57,7 @@ struct loop_timer {
  */
 struct loop_poller {
 	const char *name;		/**< for `timers`, e.g. "virtio-net rx" */
-	bool (*poll)(void *ctx);
+	bool (*poll)(void *ctx);	/**< the work; true if it did some */
 	/**
 	 * Optional: whether work is waiting, asked with interrupts off just
 	 * before the loop halts. An interrupt that came after @c poll looked
@@ -65,10 +65,10 @@ struct loop_poller {
 	 * next interrupt. It must only look, never change anything.
 	 */
 	bool (*ready)(void *ctx);
-	void *ctx;
+	void *ctx;			/**< what @c poll and @c ready get */
 	bool running;			/**< inside its poll: loop_wait() skips it */
 	uint64_t runs;			/**< polls that did something */
-	struct loop_poller *next;
+	struct loop_poller *next;	/**< the loop's list */
 };
 
 /** Milliseconds since the timer started (chapter 3's ticks). */

@@ -44,12 +44,14 @@ struct netdev {
 	void (*input)(struct netdev *dev, struct pbuf *p);
 	void *stack;			/**< the stack's state for this device */
 	void *priv;			/**< the driver's state */
-	/** @name Counters, kept by the driver and netdev_receive() @{ */
-	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
+	/* Counters, kept by the driver and netdev_receive(). */
+	uint64_t rx_frames;		/**< frames received */
+	uint64_t rx_bytes;		/**< their bytes */
+	uint64_t tx_frames;		/**< frames handed to the device */
+	uint64_t tx_bytes;		/**< their bytes */
 	uint64_t rx_no_input;		/**< frames that came before open() */
 	uint64_t rx_no_buffer;		/**< times the receive queue could not be refilled */
 	uint64_t tx_full;		/**< frames dropped: the transmit queue was full */
-	/** @} */
 };
 
 /**

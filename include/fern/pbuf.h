@@ -75,7 +75,7 @@ size_t pbuf_tailroom(const struct pbuf *p);
 /** The physical address of the packet's first byte, for a device. */
 uint64_t pbuf_phys(const struct pbuf *p);
 
-/** Buffers in the pool now, and at least ever (for `netstat`). */
+/** Buffers free in the pool now (for `netstat`). */
 unsigned int pbuf_available(void);
 /** The fewest buffers the pool has had. */
 unsigned int pbuf_low_water(void);

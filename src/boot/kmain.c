@@ -146,10 +146,11 @@ static void assemble_cmdline(const struct boot_info *info)
  * How the boot ends, decided here alone. `test=...` runs in-kernel tests,
  * whose result is the exit status (so the harness reads it), unless
  * `idle=1` asks to halt so the harness can inspect the machine, or
- * `shell` asks for the shell after them. `exit=ready` ends a run without
- * the shell instead of idling. What is left is idle time: the event loop's
- * from chapter 7 on (the shell is then one of its clients), else the
- * shell's, if the command line asks for it, else nobody's.
+ * `shell` asks for the shell after them. `exit=ready` ends the run
+ * instead of idling (or running the shell). What is left is idle time:
+ * the event loop's from chapter 7 on (the shell is then one of its
+ * clients), else the shell's if the command line asks for it, else
+ * nobody's.
  */
 static __attribute__((noreturn)) void boot_end(void)
 {
@@ -164,7 +165,7 @@ static __attribute__((noreturn)) void boot_end(void)
 		machine_exit(tests == KTEST_PASSED);
 #endif
 	/* A benchmark or a test may ask for the run to end here. */
-	if (!shell && cmdline_is(cmdline, "exit", "ready"))
+	if (cmdline_is(cmdline, "exit", "ready"))
 		machine_exit(true);
 #if FERN_CHAPTER >= 2
 	for_each_table_entry(idle, boot_idle)

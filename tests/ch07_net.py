@@ -454,7 +454,7 @@ def arp_malformed(t):
                 "no ARP reply was sent to any of them (%d replies)" % len(replies))
 
 
-@test("net: frames of 60 and 1514 bytes are answered", points=4)
+@test("net: frames of 60 and 1514 bytes are answered", points=2)
 def frame_sizes(t):
     bind(t)
     PEER.use(t)
@@ -613,7 +613,7 @@ def dhcp_malformed(t):
 # -- one boot each --------------------------------------------------------
 
 @test("net: a legacy-only card (disable-modern=on, 10-byte header) answers ping and UDP",
-      points=4)
+      points=2)
 def legacy_card(t):
     bind(t)
     s = Session(lambda s: start_peer_boot(s, "shell " + STATIC, device_opts=",disable-modern=on"))

@@ -173,6 +173,7 @@ static __attribute__((noreturn)) void boot_end(void)
 	if (shell)
 		shell_run();
 #endif
+	(void)shell;
 #if FERN_CHAPTER >= 3
 	idle_forever();
 #else

@@ -206,7 +206,7 @@ def bind(t):
 
 
 @test("net: DHCP from QEMU's user networking: the lease, gateway and DNS it gives",
-      points=10)
+      points=8)
 def dhcp_user(t):
     bind(t)
     m = USER.use(t)
@@ -415,7 +415,7 @@ def fragments_options(t):
             "ip-options": "NOP options and a timestamp option"})
 
 
-@test("net: UDP lengths that lie either way are dropped", points=8)
+@test("net: UDP lengths that lie either way are dropped", points=6)
 def udp_lengths(t):
     bind(t)
     PEER.use(t)

@@ -164,6 +164,7 @@ static __attribute__((noreturn)) void boot_end(void)
 	if (tests != KTEST_NOT_ASKED && !shell)
 		machine_exit(tests == KTEST_PASSED);
 #endif
+	(void)shell;
 	/* A benchmark or a test may ask for the run to end here. */
 	if (cmdline_is(cmdline, "exit", "ready"))
 		machine_exit(true);
@@ -173,7 +174,6 @@ static __attribute__((noreturn)) void boot_end(void)
 	if (shell)
 		shell_run();
 #endif
-	(void)shell;
 #if FERN_CHAPTER >= 3
 	idle_forever();
 #else

@@ -220,6 +220,8 @@ static inline void put32(uint8_t *p, uint32_t v)
 
 /** Print @p addr as a.b.c.d into @p buf (16 bytes); returns @p buf. */
 char *ip4_format(uint32_t addr, char buf[16]);
+/** The prefix length of the netmask @p mask (255.255.255.0: 24). */
+unsigned int ip4_prefix_len(uint32_t mask);
 /** Parse a.b.c.d at @p s into @p *addr; returns the character after it, or NULL. */
 const char *ip4_parse(const char *s, uint32_t *addr);
 

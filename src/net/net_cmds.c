@@ -10,7 +10,6 @@ static int cmd_ifconfig(int argc, char **argv)
 {
 	const uint8_t *m = netif.mac;
 	char a[16], g[16], d[16];
-	unsigned int len = 0;
 
 	(void)argc;
 	(void)argv;
@@ -18,14 +17,13 @@ static int cmd_ifconfig(int argc, char **argv)
 		kprintf("ifconfig: no interface\n");
 		return 1;
 	}
-	for (uint32_t mask = netif.mask; mask & 0x80000000U; mask <<= 1)
-		len++;
 	kprintf("eth0: %s mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u\n", netif.dev->name,
 		m[0], m[1], m[2], m[3], m[4], m[5], netif.dev->mtu);
 	if (!netif.addr)
 		kprintf("  inet none\n");
 	else
-		kprintf("  inet %s/%u gw %s dns %s (%s", ip4_format(netif.addr, a), len,
+		kprintf("  inet %s/%u gw %s dns %s (%s", ip4_format(netif.addr, a),
+			ip4_prefix_len(netif.mask),
 			ip4_format(netif.gateway, g), ip4_format(netif.dns, d), netif.how);
 	if (netif.addr && netif.lease_s)
 		kprintf(", lease %u s", netif.lease_s);

@@ -64,7 +64,7 @@ const char *ip4_parse(const char *s, uint32_t *addr)
 	return s;
 }
 
-static unsigned int prefix_len(uint32_t mask)
+unsigned int ip4_prefix_len(uint32_t mask)
 {
 	unsigned int n = 0;
 
@@ -85,7 +85,7 @@ void net_configure(uint32_t addr, uint32_t mask, uint32_t gateway, uint32_t dns,
 	netif.gateway = gateway;
 	netif.dns = dns;
 	netif.how = how;
-	kprintf("net: %s/%u gw %s (%s)\n", ip4_format(addr, a), prefix_len(mask),
+	kprintf("net: %s/%u gw %s (%s)\n", ip4_format(addr, a), ip4_prefix_len(mask),
 		ip4_format(gateway, g), how);
 	arp_announce();
 }

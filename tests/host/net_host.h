@@ -1,0 +1,77 @@
+/*
+ * What the network stack (src/net/, with src/drivers/pbuf.c and netdev.c)
+ * needs from the rest of the kernel, faked for its host unit test
+ * (tests/host/test_net.c). The Makefile puts `-include` this header before
+ * everything else when it compiles them.
+ *
+ * - The event loop is a fake clock the test moves with host_advance(),
+ *   which fires each timer when the clock reaches it, in order;
+ *   loop_wait() moves it 10 ms at a time until its condition holds. After
+ *   every timer and every step, host_pump (the test's "other end of the
+ *   wire") may answer what the stack sent.
+ * - dma_alloc() is an aligned malloc, its "physical" address the pointer.
+ * - kprintf() formats with fern's own engine (src/lib/format.c) into
+ *   host_printed, so the test reads what a shell user would see.
+ * - A network card whose transmit() copies each frame into host_frames
+ *   and frees the buffer, as a driver would once the device is done.
+ * - INITCALL() and KCMD() would put structs in linker sections the test
+ *   cannot walk; here they define a pointer with a known name instead
+ *   (host_initcall_net_start, host_kcmd_ping), which the test calls.
+ */
+#ifndef FERN_NET_HOST_H
+#define FERN_NET_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Keep the real init.h and shell.h out: their sections are replaced. */
+#define FERN_INIT_H
+#define FERN_SHELL_H
+
+struct boot_info;
+
+enum init_level {
+	INIT_CPU, INIT_DRIVERS, INIT_MM, INIT_HEAP, INIT_DEVICES, INIT_NET, INIT_APP,
+	INIT_LEVELS
+};
+
+#define INITCALL(level, fn) \
+	int (*const host_initcall_##fn)(const struct boot_info *) = fn
+
+typedef int (*kcmd_fn)(int argc, char **argv);
+
+#define KCMD(name, help, fn) const kcmd_fn host_kcmd_##name = fn
+
+/** The fake clock: what loop_now_ms() returns. */
+extern uint64_t host_now_ms;
+/** Move the clock @p ms forward, firing every timer that falls due. */
+void host_advance(uint64_t ms);
+/** Called after each timer and each step of loop_wait(); may be NULL. */
+extern void (*host_pump)(void);
+
+/** Everything kprintf() printed since host_printed_reset(). */
+#define HOST_PRINTED_MAX	(64 * 1024)
+extern char host_printed[HOST_PRINTED_MAX];
+void host_printed_reset(void);
+
+/** One frame the stack handed to the card. */
+struct host_frame {
+	uint8_t data[2048];
+	size_t len;
+};
+
+#define HOST_FRAMES_MAX	512
+/** The frames sent since host_frames_reset(), in order. */
+extern struct host_frame host_frames[HOST_FRAMES_MAX];
+extern unsigned int host_frame_count;
+/** Frames sent while host_frames was full (the test fails on them). */
+extern unsigned int host_frames_lost;
+void host_frames_reset(void);
+/** Make transmit() fail with -ENOSPC, as a full queue does. */
+extern bool host_tx_fail;
+
+/** The fake card, MAC 52:54:00:12:34:56, MTU 1500. */
+extern struct netdev host_dev;
+
+#endif

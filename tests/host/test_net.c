@@ -1236,9 +1236,12 @@ static uint8_t dhcp_type(const struct seen *s)
 	return v && len == 1 ? v[0] : 0;
 }
 
-/* The @k-th from last DHCP message of @type sent since sent_reset(), or none. */
+/* The last DHCP message of @type sent since sent_reset(): false (and @out empty) if none. */
 static bool find_dhcp(uint8_t type, struct seen *out, unsigned int *index)
 {
+	memset(out, 0, sizeof(*out));
+	if (index)
+		*index = 0;
 	pump();
 	for (unsigned int i = host_frame_count; i-- > 0;) {
 		struct seen s = parse(&host_frames[i]);
@@ -1268,7 +1271,7 @@ static unsigned int count_dhcp(void)
 
 static uint32_t xid_of(const struct seen *s)
 {
-	return rd32(s->l4 + 8 + 4);
+	return s->udp && s->l4_len >= 8 + 8 ? rd32(s->l4 + 8 + 4) : 0;
 }
 
 static void expect_dhcp_drop(const char *what, uint32_t xid, const uint8_t *chaddr,

@@ -56,6 +56,13 @@
 #define OPT_END		255
 
 #define RETRY_MAX_MS	16000
+/*
+ * A timer counts milliseconds in 32 bits, 49.7 days: a longer lease is
+ * timed as that long, which only makes the client renew sooner. The
+ * lease 0xffffffff is infinite (RFC 2132 §9.2) and sets no timers.
+ */
+#define LEASE_INFINITE	0xffffffffU
+#define LEASE_TIMED_MAX	(0xffffffffU / 1000)
 #define REQUEST_TRIES	4	/* REQUESTs before starting over */
 
 enum dhcp_state { DHCP_INIT, DHCP_SELECTING, DHCP_REQUESTING, DHCP_BOUND,
@@ -236,16 +243,22 @@ static void dhcp_send(uint8_t type)
 static void bind_lease(const struct dhcp_reply *r)
 {
 	uint32_t lease = r->lease ? r->lease : 3600;
+	uint32_t timed = lease > LEASE_TIMED_MAX ? LEASE_TIMED_MAX : lease;
 	char s[16], d[16];
 	bool changed = netif.addr != r->yiaddr;
 
 	loop_timer_stop(&dhcp.retry);
+	loop_timer_stop(&dhcp.t1);
+	loop_timer_stop(&dhcp.t2);
+	loop_timer_stop(&dhcp.expiry);
 	dhcp.state = DHCP_BOUND;
 	dhcp.server = r->server;
 	netif.lease_s = lease;
-	loop_timer_start(&dhcp.t1, "dhcp renew", lease / 2 * 1000, t1_fired, NULL);
-	loop_timer_start(&dhcp.t2, "dhcp rebind", lease / 8 * 7 * 1000, t2_fired, NULL);
-	loop_timer_start(&dhcp.expiry, "dhcp lease", lease * 1000, expired, NULL);
+	if (lease != LEASE_INFINITE) {
+		loop_timer_start(&dhcp.t1, "dhcp renew", timed / 2 * 1000, t1_fired, NULL);
+		loop_timer_start(&dhcp.t2, "dhcp rebind", timed / 8 * 7 * 1000, t2_fired, NULL);
+		loop_timer_start(&dhcp.expiry, "dhcp lease", timed * 1000, expired, NULL);
+	}
 	if (!changed && dhcp.bound_once)
 		return;
 	dhcp.bound_once = true;

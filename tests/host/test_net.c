@@ -1459,6 +1459,21 @@ static void test_dhcp(void)
 	       !printed_has("no lease yet"), "dhcp: a server that answers: the boot prints the "
 	       "lease and the address, and no 'no lease yet'") || printf("# %s", host_printed));
 	peer.dhcp = false;
+
+	/* A long lease: 50 days, more milliseconds than 32 bits hold. */
+	bound_at = host_now_ms;
+	sent_reset();
+	host_advance(43200 * 1000 + 10);
+	if (find_dhcp(3, &s, NULL)) {
+		len = good_options(o, 5, 50 * 86400);
+		n = (unsigned int)dhcp_reply(f, 5, xid_of(&s), our_mac, o, len, true);
+		inject(f, n);
+	}
+	sent_reset();
+	host_advance(2 * 86400 * 1000);
+	tap_ok(netif.addr == OUR_IP && count_dhcp() == 0,
+	       "dhcp: a 50-day lease is kept, and nothing sent, two days later (%u messages)",
+	       count_dhcp());
 	peer.arp = false;
 	tap_ok(pbuf_available() == PBUF_COUNT, "pbuf: every buffer is back after DHCP");
 }

@@ -1,5 +1,3 @@
-# DRAFT (not built yet): renamed from 07-net.mk until src/net/, lab 7 and
-# post 7 exist; rename it back to make chapter 7 part of the build.
 # Chapter 7 — net: the event loop and its timers, virtio-net, and a small
 # IPv4 network stack (Ethernet, ARP, IPv4, ICMP, UDP, a DHCP client) that
 # checks every length before it trusts it.
@@ -28,6 +26,11 @@ ch7.srcs := \
 	src/net/udp.c \
 	src/net/dhcp.c \
 	src/net/net_cmds.c
-ch7.tests := tests/ch07_net.py
+ch7.tests := \
+	tests/ch07_net.py \
+	tests/host/test_net.c \
+	tests/host/net_host.h \
+	tests/host/net_host.c
+ch7.files := docs/network.md tests/fernlab/peer.py
 ch7.blog := blog/07-net.md
 ch7.lab := labs/lab7

@@ -247,7 +247,7 @@ def udp_hostfwd(t):
     bind(t)
     m = USER.use(t)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.settimeout(3 * timeout_scale())
+    sock.settimeout(1.5 * timeout_scale())
     try:
         for size in (1, 1472, 100):
             body = (m.nonce.encode() * (size // len(m.nonce) + 1))[:size]

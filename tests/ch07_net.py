@@ -231,7 +231,7 @@ def ping_gateway(t):
     bind(t)
     m = USER.use(t)
     out = command(t, m, "ping 10.0.2.2 3", timeout=15)
-    replies = re.findall(r"^64 bytes from 10\.0\.2\.2: icmp_seq=(\d+) ttl=\d+ time=\d+ ms$",
+    replies = re.findall(r"^64 bytes from 10\.0\.2\.2: icmp_seq=(\d+) ttl=\d+ time=\d+\.\d{3} ms$",
                          out, re.M)
     t.check(replies == ["1", "2", "3"], "three replies, icmp_seq 1 2 3 (got %r)" % replies)
     t.check(re.search(r"^ping: 3 sent, 3 received$", out, re.M), "ping: 3 sent, 3 received")

@@ -24,7 +24,9 @@
  * loop_wait(), which runs the other pollers and the timers meanwhile.
  *
  * The clock is the PIT's tick (TIMER_HZ, cpu.h): timers have 10 ms
- * resolution, which is plenty for ARP (minutes), DHCP (seconds) and ping.
+ * resolution, which is plenty for ARP (minutes), DHCP (seconds) and a
+ * ping's timeout. What a round trip takes (well under a tick) is measured
+ * with the CPU's time-stamp counter instead (loop_since_us()).
  */
 #ifndef FERN_LOOP_H
 #define FERN_LOOP_H
@@ -109,6 +111,26 @@ bool loop_run_once(void);
  * @return 0 when done, -ETIMEDOUT otherwise.
  */
 int loop_wait(bool (*done)(void *ctx), void *ctx, uint32_t ms);
+
+/** Run rounds for @p ms milliseconds: a wait for nothing but time. */
+void loop_sleep(uint32_t ms);
+
+/** A moment, for timing what is shorter than a tick: see loop_since_us(). */
+struct loop_stamp {
+	uint64_t tsc;		/**< the time-stamp counter */
+	uint64_t ms;		/**< loop_now_ms() */
+};
+
+/** Take the stamp of now into @p s. */
+void loop_stamp(struct loop_stamp *s);
+
+/**
+ * Microseconds since @p s was taken, from the CPU's time-stamp counter.
+ * Its rate is learnt against the timer's ticks while the loop runs, and
+ * gets closer the longer it has run; until a round has seen 100 ms go
+ * by, the answer is the ticks' (a multiple of 10 ms).
+ */
+uint64_t loop_since_us(const struct loop_stamp *s);
 
 /**
  * Run the loop for good: the end of a boot once the loop exists. With

@@ -22,6 +22,9 @@
 #include <fern/x86.h>
 
 static struct loop_timer *timers;	/* armed timers, soonest first */
+/* The time-stamp counter against the tick: the first sample, and the
+ * counts per millisecond measured since (0: not yet). */
+static uint64_t tsc_base, tsc_base_ms, tsc_per_ms;
 static struct loop_poller *pollers;
 static volatile bool woken;		/* an interrupt handler marked work */
 
@@ -67,6 +70,41 @@ static void timer_arm(struct loop_timer *t, const char *name, uint32_t ms,
 	t->period_ms = period_ms;
 	t->due_ms = loop_now_ms() + ms;
 	timer_link(t);
+}
+
+/*
+ * Learn the TSC's rate: the counts between the first sample and now,
+ * over the milliseconds the tick says passed. The tick's 10 ms of
+ * uncertainty is spread over the whole time since, so the rate only gets
+ * closer. (A TSC that changes rate with the CPU's clock would fool this;
+ * every x86 CPU since about 2008, and QEMU's, has a constant one.)
+ */
+static void tsc_learn(void)
+{
+	uint64_t ms = loop_now_ms(), tsc = rdtsc();
+
+	if (!tsc_base) {
+		tsc_base = tsc;
+		tsc_base_ms = ms;
+	} else if (ms - tsc_base_ms >= 100) {
+		tsc_per_ms = (tsc - tsc_base) / (ms - tsc_base_ms);
+	}
+}
+
+void loop_stamp(struct loop_stamp *s)
+{
+	s->tsc = rdtsc();
+	s->ms = loop_now_ms();
+}
+
+uint64_t loop_since_us(const struct loop_stamp *s)
+{
+	uint64_t d;
+
+	if (!tsc_per_ms)
+		return (loop_now_ms() - s->ms) * 1000;
+	d = rdtsc() - s->tsc;
+	return d / tsc_per_ms * 1000 + d % tsc_per_ms * 1000 / tsc_per_ms;
 }
 
 void loop_timer_start(struct loop_timer *t, const char *name, uint32_t ms,
@@ -141,6 +179,7 @@ bool loop_run_once(void)
 	bool did = false;
 
 	woken = false;
+	tsc_learn();
 	for (struct loop_poller *p = pollers; p; p = p->next) {
 		if (p->running)
 			continue;
@@ -198,6 +237,17 @@ int loop_wait(bool (*done)(void *ctx), void *ctx, uint32_t ms)
 	}
 }
 
+static bool never(void *ctx)
+{
+	(void)ctx;
+	return false;
+}
+
+void loop_sleep(uint32_t ms)
+{
+	loop_wait(never, NULL, ms);
+}
+
 /* The shell, as one client of the loop: it edits and runs whatever input
  * the keyboard's and COM1's interrupts have queued. */
 static bool shell_client(void *ctx)
@@ -237,6 +287,9 @@ static int cmd_loop(int argc, char **argv)
 		kprintf("  timer  %-16s in %lu ms%s\n", t->name ? t->name : "?",
 			t->due_ms > now ? t->due_ms - now : 0,
 			t->period_ms ? " (periodic)" : "");
+	if (tsc_per_ms)
+		kprintf("  tsc    %lu counts a ms, learnt over %lu ms\n", tsc_per_ms,
+			now - tsc_base_ms);
 	return 0;
 }
 KCMD(loop, "list the event loop's pollers and timers", cmd_loop);

@@ -48,12 +48,6 @@ static bool reply_arrived(void *ctx)
 	return icmp_awaited.arrived;
 }
 
-static bool never(void *ctx)
-{
-	(void)ctx;
-	return false;
-}
-
 /* `ping HOST [COUNT]`: COUNT echo requests a second apart. */
 static int cmd_ping(int argc, char **argv)
 {
@@ -77,19 +71,22 @@ static int cmd_ping(int argc, char **argv)
 	}
 	id++;
 	for (unsigned int seq = 1; seq <= count; seq++) {
-		uint64_t start = loop_now_ms();
+		uint64_t start = loop_now_ms(), us;
+		struct loop_stamp sent;
 
 		icmp_awaited.id = id;
 		icmp_awaited.seq = (uint16_t)seq;
 		icmp_awaited.arrived = false;
+		loop_stamp(&sent);
 		icmp_echo_request(dst, id, (uint16_t)seq, 56);
 		if (loop_wait(reply_arrived, NULL, 1000) == 0) {
+			us = loop_since_us(&sent);
 			received++;
-			kprintf("%u bytes from %s: icmp_seq=%u ttl=%u time=%lu ms\n",
+			kprintf("%u bytes from %s: icmp_seq=%u ttl=%u time=%lu.%03lu ms\n",
 				icmp_awaited.len, ip4_format(dst, h), seq, icmp_awaited.ttl,
-				loop_now_ms() - start);
+				us / 1000, us % 1000);
 			if (seq < count)
-				loop_wait(never, NULL, (uint32_t)(1000 - (loop_now_ms() - start)));
+				loop_sleep((uint32_t)(1000 - (loop_now_ms() - start)));
 		} else {
 			kprintf("no reply for icmp_seq=%u\n", seq);
 		}

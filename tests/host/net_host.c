@@ -81,6 +81,18 @@ uint64_t loop_now_ms(void)
 	return host_now_ms;
 }
 
+/* The fake clock has no finer grain than its milliseconds. */
+void loop_stamp(struct loop_stamp *s)
+{
+	s->tsc = 0;
+	s->ms = host_now_ms;
+}
+
+uint64_t loop_since_us(const struct loop_stamp *s)
+{
+	return (host_now_ms - s->ms) * 1000;
+}
+
 void loop_timer_stop(struct loop_timer *t)
 {
 	for (struct loop_timer **pp = &timers; *pp; pp = &(*pp)->next) {
@@ -182,6 +194,17 @@ int loop_wait(bool (*done)(void *ctx), void *ctx, uint32_t ms)
 			return -ETIMEDOUT;
 		host_advance(end - host_now_ms < 10 ? end - host_now_ms : 10);
 	}
+}
+
+static bool never(void *ctx)
+{
+	(void)ctx;
+	return false;
+}
+
+void loop_sleep(uint32_t ms)
+{
+	loop_wait(never, NULL, ms);
 }
 
 void loop_run(bool shell)

@@ -1107,9 +1107,9 @@ static void test_shell(void)
 	sent_reset();
 	t0 = host_now_ms;
 	rc = run(host_kcmd_ping, "ping 10.0.2.2");
-	tap_streq(host_printed, "64 bytes from 10.0.2.2: icmp_seq=1 ttl=255 time=0 ms\n"
-		  "64 bytes from 10.0.2.2: icmp_seq=2 ttl=255 time=0 ms\n"
-		  "64 bytes from 10.0.2.2: icmp_seq=3 ttl=255 time=0 ms\n"
+	tap_streq(host_printed, "64 bytes from 10.0.2.2: icmp_seq=1 ttl=255 time=0.000 ms\n"
+		  "64 bytes from 10.0.2.2: icmp_seq=2 ttl=255 time=0.000 ms\n"
+		  "64 bytes from 10.0.2.2: icmp_seq=3 ttl=255 time=0.000 ms\n"
 		  "ping: 3 sent, 3 received\n", "ping: three replies by default, then the tally");
 	tap_ok(rc == 0 && host_now_ms - t0 >= 2000 && host_now_ms - t0 < 2100,
 	       "ping: returns 0, the requests 1 s apart (%lu ms in all)",

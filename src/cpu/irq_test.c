@@ -83,12 +83,35 @@ static const uint64_t regs_in[15] = {
 static uint64_t regs_out[15], flags_out;
 static volatile uint32_t halts_left;
 
+/*
+ * A second handler on the timer's line, for the test below: it records
+ * the direction flag that C code finds when it runs. Interrupt gates do
+ * not clear DF (SDM vol. 3 §6.12.1.3 clears IF, TF, NT, RF and VM only),
+ * so the entry stub's CLD is all that stands between an interrupted STD
+ * and a handler whose string instructions run backwards.
+ */
+static volatile uint32_t probe_runs, probe_saw_df;
+
+static enum irq_result df_probe(void *ctx)
+{
+	uint64_t flags;
+
+	(void)ctx;
+	__asm__ volatile("pushfq\n\tpopq %0" : "=r"(flags));
+	probe_runs++;
+	if (flags & (1UL << 10))
+		probe_saw_df++;
+	return IRQ_NONE;
+}
+
 KTEST(irq, "registers and the direction flag survive timer interrupts")
 {
 	uint64_t ticks_before;
 
 	if (!timer_works(ktest))
 		return;
+	probe_runs = probe_saw_df = 0;
+	KTEST_EXPECT_EQ(irq_register(IRQ_TIMER, df_probe, NULL, "df probe"), 0);
 	ticks_before = timer_ticks();
 	halts_left = 5;
 	/*
@@ -148,8 +171,13 @@ KTEST(irq, "registers and the direction flag survive timer interrupts")
 		if (!KTEST_EXPECT_EQ(regs_out[i], regs_in[i]))
 			kprintf("# %s changed\n", reg_names[i]);
 	}
+	irq_unregister(IRQ_TIMER, df_probe, NULL);
 	/* RFLAGS.DF is bit 10; IRETQ must have given it back. */
 	KTEST_EXPECT_EQ((flags_out >> 10) & 1, 1);
+	/* And the handlers in between ran with it clear. */
+	KTEST_EXPECT(probe_runs >= 3);
+	if (!KTEST_EXPECT_EQ(probe_saw_df, 0))
+		kprintf("# a C handler ran with DF set: the entry stub must clear it (cld) before calling C\n");
 	/* HLT wakes for any interrupt; the timer's are the ones that come. */
 	KTEST_EXPECT(timer_ticks() >= ticks_before + 3);
 }

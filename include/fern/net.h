@@ -19,6 +19,7 @@
 
 #include <fern/loop.h>
 #include <fern/netdev.h>
+#include <fern/table.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -150,14 +151,36 @@ void ipv4_input(struct pbuf *p);
  * broadcast, else to the gateway. Owns @p p. 0 or a negative error.
  */
 int ipv4_output(struct pbuf *p, uint32_t dst, uint8_t proto);
+
+/**
+ * A protocol above IPv4, by its number in the header (ICMP 1, UDP 17;
+ * chapter 8's TCP is 6). Each declares itself in the table ip_protocols,
+ * in its own file, so that a new one is added without editing ipv4.c:
+ *
+ * @code
+ * static const struct ip_protocol udp TABLE_ENTRY(ip_protocols) = {
+ *	.number = IP_PROTO_UDP, .input = udp_input,
+ * };
+ * @endcode
+ */
+struct ip_protocol {
+	uint8_t number;		/**< the header's protocol field */
+	/**
+	 * Handle the payload in @p p (the IPv4 header pulled, the padding
+	 * trimmed), from @p src to @p dst, with the packet's @p ttl. Owns
+	 * @p p: frees it, or counts it with net_drop().
+	 */
+	void (*input)(struct pbuf *p, uint32_t src, uint32_t dst, uint8_t ttl);
+};
+
+/** The table of protocols ipv4_input() hands packets to (ipv4.c owns it). */
+DECLARE_LINKER_TABLE(struct ip_protocol, ip_protocols);
 /** @} */
 
 /** @name ICMP (icmp.c) @{ */
-/** Handle the ICMP message in @p p from @p src; @p ttl is the packet's. */
-void icmp_input(struct pbuf *p, uint32_t src, uint8_t ttl);
 /** Send an echo request to @p dst with @p id, @p seq and @p len bytes of data. */
 int icmp_echo_request(uint32_t dst, uint16_t id, uint16_t seq, size_t len);
-/** A reply that came for ping: set by icmp_input(). */
+/** A reply that came for ping: set by icmp.c when it comes. */
 struct icmp_echo_reply {
 	uint16_t id, seq;	/**< whose reply */
 	uint8_t ttl;		/**< the reply packet's TTL */
@@ -190,8 +213,6 @@ void udp_unbind(struct udp_socket *s);
 /** Send @p len bytes from @p s's port to @p dst:@p dport. 0 or a negative error. */
 int udp_sendto(struct udp_socket *s, uint32_t dst, uint16_t dport, const void *data,
 	       size_t len);
-/** Handle the UDP datagram in @p p, from @p src to @p dst. */
-void udp_input(struct pbuf *p, uint32_t src, uint32_t dst);
 /** @} */
 
 /** @name Big-endian fields on the wire, read and written byte by byte @{ */

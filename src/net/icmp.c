@@ -28,10 +28,11 @@ static void echo_reply(struct pbuf *p, uint32_t src)
 	ipv4_output(p, src, IP_PROTO_ICMP);
 }
 
-void icmp_input(struct pbuf *p, uint32_t src, uint8_t ttl)
+static void icmp_input(struct pbuf *p, uint32_t src, uint32_t dst, uint8_t ttl)
 {
 	const uint8_t *m = p->data;
 
+	(void)dst;
 	net_stats.icmp_rx++;
 	if (p->len < ICMP_HDR_LEN) {
 		net_drop(p, NET_DROP_ICMP_SHORT);
@@ -56,6 +57,11 @@ void icmp_input(struct pbuf *p, uint32_t src, uint8_t ttl)
 	}
 	net_drop(p, NET_DROP_ICMP_TYPE);
 }
+
+static const struct ip_protocol icmp TABLE_ENTRY(ip_protocols) = {
+	.number = IP_PROTO_ICMP,
+	.input = icmp_input,
+};
 
 int icmp_echo_request(uint32_t dst, uint16_t id, uint16_t seq, size_t len)
 {

@@ -24,6 +24,8 @@
 
 static uint16_t next_id;
 
+LINKER_TABLE(struct ip_protocol, ip_protocols);
+
 /* Whether @dst is an address this interface takes packets for. */
 static bool ours(uint32_t dst)
 {
@@ -70,6 +72,7 @@ void ipv4_input(struct pbuf *p)
 {
 	const uint8_t *h = p->data;
 	uint32_t src, dst;
+	const struct ip_protocol *ip;
 	uint8_t proto, ttl;
 	int why;
 
@@ -91,12 +94,13 @@ void ipv4_input(struct pbuf *p)
 		return;
 	}
 	pbuf_pull(p, (size_t)(h[0] & 0x0f) * 4);
-	if (proto == IP_PROTO_ICMP)
-		icmp_input(p, src, ttl);
-	else if (proto == IP_PROTO_UDP)
-		udp_input(p, src, dst);
-	else
-		net_drop(p, NET_DROP_IP_PROTO);
+	for_each_table_entry(ip, ip_protocols) {
+		if (ip->number == proto) {
+			ip->input(p, src, dst, ttl);
+			return;
+		}
+	}
+	net_drop(p, NET_DROP_IP_PROTO);
 }
 
 int ipv4_output(struct pbuf *p, uint32_t dst, uint8_t proto)

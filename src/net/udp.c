@@ -50,12 +50,13 @@ void udp_unbind(struct udp_socket *s)
 	}
 }
 
-void udp_input(struct pbuf *p, uint32_t src, uint32_t dst)
+static void udp_input(struct pbuf *p, uint32_t src, uint32_t dst, uint8_t ttl)
 {
 	const uint8_t *u = p->data;
 	uint16_t dport, csum;
 	size_t len;
 
+	(void)ttl;
 	net_stats.udp_rx++;
 	if (p->len < UDP_HDR_LEN) {
 		net_drop(p, NET_DROP_UDP_SHORT);
@@ -81,6 +82,11 @@ void udp_input(struct pbuf *p, uint32_t src, uint32_t dst)
 	}
 	net_drop(p, NET_DROP_UDP_PORT);
 }
+
+static const struct ip_protocol udp TABLE_ENTRY(ip_protocols) = {
+	.number = IP_PROTO_UDP,
+	.input = udp_input,
+};
 
 int udp_sendto(struct udp_socket *s, uint32_t dst, uint16_t dport, const void *data,
 	       size_t len)

@@ -17,6 +17,8 @@
  * - INITCALL() and KCMD() would put structs in linker sections the test
  *   cannot walk; here they define a pointer with a known name instead
  *   (host_initcall_net_start, host_kcmd_ping), which the test calls.
+ *   Linker tables (ip_protocols) use the host linker's __start_/__stop_
+ *   symbols instead of the kernel's linker script.
  */
 #ifndef FERN_NET_HOST_H
 #define FERN_NET_HOST_H
@@ -25,9 +27,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Keep the real init.h and shell.h out: their sections are replaced. */
+/* Keep the real init.h, shell.h and table.h out: their sections are
+ * replaced. */
 #define FERN_INIT_H
 #define FERN_SHELL_H
+#define FERN_TABLE_H
 
 struct boot_info;
 
@@ -42,6 +46,18 @@ enum init_level {
 typedef int (*kcmd_fn)(int argc, char **argv);
 
 #define KCMD(name, help, fn) const kcmd_fn host_kcmd_##name = fn
+
+/*
+ * Linker tables (table.h) without the kernel's linker script: a section
+ * whose name is a C identifier, whose bounds the host's linker provides
+ * as __start_NAME and __stop_NAME.
+ */
+#define LINKER_TABLE(type, name) \
+	extern const type __start_table_##name[], __stop_table_##name[]
+#define DECLARE_LINKER_TABLE(type, name) LINKER_TABLE(type, name)
+#define TABLE_ENTRY(name) __attribute__((used, section("table_" #name), aligned(8)))
+#define for_each_table_entry(p, name) \
+	for ((p) = __start_table_##name; (p) < __stop_table_##name; (p)++)
 
 /** The fake clock: what loop_now_ms() returns. */
 extern uint64_t host_now_ms;

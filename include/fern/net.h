@@ -175,6 +175,18 @@ struct ip_protocol {
 
 /** The table of protocols ipv4_input() hands packets to (ipv4.c owns it). */
 DECLARE_LINKER_TABLE(struct ip_protocol, ip_protocols);
+
+/**
+ * More lines for `netstat`: a protocol with counters of its own (chapter
+ * 8's TCP) declares a printer in the table net_reports, and netstat runs
+ * it after the stack's own lines, so net_cmds.c is not edited.
+ */
+struct net_report {
+	void (*print)(void);	/**< print the lines, "NAME N" each */
+};
+
+/** The table of netstat's extra reports (net_cmds.c owns it). */
+DECLARE_LINKER_TABLE(struct net_report, net_reports);
 /** @} */
 
 /** @name ICMP (icmp.c) @{ */

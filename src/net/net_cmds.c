@@ -96,9 +96,12 @@ static int cmd_ping(int argc, char **argv)
 }
 KCMD(ping, "ping A.B.C.D [COUNT]: ICMP echo requests", cmd_ping);
 
+LINKER_TABLE(struct net_report, net_reports);
+
 static int cmd_netstat(int argc, char **argv)
 {
 	const struct net_stats *s = &net_stats;
+	const struct net_report *r;
 
 	(void)argc;
 	(void)argv;
@@ -111,6 +114,8 @@ static int cmd_netstat(int argc, char **argv)
 	kprintf("pbufs free %u of %u (low %u)\n", pbuf_available(), PBUF_COUNT, pbuf_low_water());
 	for (unsigned int i = 0; i < NET_DROPS; i++)
 		kprintf("drop %s %lu\n", net_drop_name((enum net_drop)i), s->drops[i]);
+	for_each_table_entry(r, net_reports)
+		r->print();
 	return 0;
 }
 KCMD(netstat, "show the network's counters, and every drop by reason", cmd_netstat);

@@ -50,10 +50,12 @@ typedef int (*kcmd_fn)(int argc, char **argv);
 /*
  * Linker tables (table.h) without the kernel's linker script: a section
  * whose name is a C identifier, whose bounds the host's linker provides
- * as __start_NAME and __stop_NAME.
+ * as __start_NAME and __stop_NAME. Weak, because a table with no entry
+ * has no section, and then both are 0: an empty table.
  */
 #define LINKER_TABLE(type, name) \
-	extern const type __start_table_##name[], __stop_table_##name[]
+	extern const type __start_table_##name[] __attribute__((weak)), \
+		__stop_table_##name[] __attribute__((weak))
 #define DECLARE_LINKER_TABLE(type, name) LINKER_TABLE(type, name)
 #define TABLE_ENTRY(name) __attribute__((used, section("table_" #name), aligned(8)))
 #define for_each_table_entry(p, name) \

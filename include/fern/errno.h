@@ -29,6 +29,7 @@
 /** Not supported: the device does not offer what the driver needs. */
 #define ENOTSUP	95
 /** Timed out: the device did not answer in time. */
+#define ECONNRESET	104
 #define ETIMEDOUT	110
 
 #endif

@@ -195,14 +195,26 @@ define make-iso
 	$(Q)rm -rf $(1).dir && mkdir -p $(1).dir/boot/grub
 	$(Q)$(STRIP) --strip-debug -o $(1).dir/boot/fern.elf $(2)
 	$(Q)cp src/boot/grub.cfg $(1).dir/boot/grub/grub.cfg
+	$(Q)$(if $(3),cp $(3) $(1).dir/boot/site.img && \
+		sed -i 's|^\(\s*\)multiboot2 .*|&\n\1module2 /boot/site.img|' $(1).dir/boot/grub/grub.cfg)
 	$(Q)if ! $(GRUB_MKRESCUE) -d $(GRUB_PLATFORM) $(GRUB_MODULES) -o $(1) $(1).dir > $(1).log 2>&1; then \
 		cat $(1).log >&2; \
 		echo "error: grub-mkrescue failed; run 'make doctor' to see what is missing" >&2; exit 1; fi
 	$(Q)rm -rf $(1).dir
 endef
 
-$(BUILD)/fern.iso: $(BUILD)/fern.elf src/boot/grub.cfg $(FLAGS_STAMP)
-	$(call make-iso,$@,$<)
+# From chapter 8 on the ISO also carries the site the unikernel serves
+# (tools/site.py renders the posts, labs and guides), as a Multiboot2
+# module that GRUB loads next to the kernel.
+SITE_IMAGE := $(if $(filter-out 1 2 3 4 5 6 7,$(CHAPTER)),build/site.img)
+SITE_SOURCES := $(wildcard blog/*.md labs/*/README.md docs/*.md) README.md tools/site.py
+
+build/site.img: $(SITE_SOURCES)
+	@echo "  SITE    $@"
+	$(Q)$(PYTHON) tools/site.py --out $@ > /dev/null
+
+$(BUILD)/fern.iso: $(BUILD)/fern.elf src/boot/grub.cfg $(FLAGS_STAMP) $(SITE_IMAGE)
+	$(call make-iso,$@,$<,$(SITE_IMAGE))
 
 -include $(OBJS:.o=.d)
 

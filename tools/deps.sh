@@ -33,6 +33,7 @@ PACKAGES=(
 	doxygen         # make docs
 	gdb             # make debug
 	unifdef         # chapter snapshots and lab handouts
+	cmark-gfm       # chapter 8: the posts rendered to HTML for the site the kernel serves
 )
 
 # The tools that must run, as "command|how to ask its version".
@@ -50,6 +51,7 @@ TOOLS=(
 	"doxygen|doxygen --version"
 	"gdb|gdb --version"
 	"unifdef|unifdef -V"
+	"cmark-gfm|cmark-gfm --version"
 )
 
 # GRUB's BIOS platform files. An EFI machine may have grub-mkrescue

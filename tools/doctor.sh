@@ -214,6 +214,8 @@ else
 fi
 
 check unifdef unifdef unifdef -V
+# Chapter 8's site image: the posts, labs and guides rendered to HTML.
+check cmark-gfm cmark-gfm cmark-gfm --version
 
 # The class-grading self-tests (make check-grading): the Gradescope zip is
 # unpacked with unzip, the GitHub workflow is read with PyYAML.

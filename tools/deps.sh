@@ -34,6 +34,9 @@ PACKAGES=(
 	gdb             # make debug
 	unifdef         # chapter snapshots and lab handouts
 	cmark-gfm       # chapter 8: the posts rendered to HTML for the site the kernel serves
+	python3-h11     # chapter 8's tests: an HTTP/1.1 parser that is not fern's
+	curl            # chapter 8's tests: a real HTTP client
+	wrk             # make bench-http: requests per second and latency
 )
 
 # The tools that must run, as "command|how to ask its version".
@@ -52,6 +55,7 @@ TOOLS=(
 	"gdb|gdb --version"
 	"unifdef|unifdef -V"
 	"cmark-gfm|cmark-gfm --version"
+	"curl|curl --version"
 )
 
 # GRUB's BIOS platform files. An EFI machine may have grub-mkrescue

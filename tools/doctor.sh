@@ -216,6 +216,15 @@ fi
 check unifdef unifdef unifdef -V
 # Chapter 8's site image: the posts, labs and guides rendered to HTML.
 check cmark-gfm cmark-gfm cmark-gfm --version
+check curl curl curl --version
+# wrk prints its version and exits 1 whatever it is asked.
+check wrk wrk sh -c 'wrk -v 2>&1 | head -n 1'
+h11_probe='import sys; sys.path.append("/usr/lib/python3/dist-packages"); import h11; print("h11", h11.__version__)'
+if "$PYTHON" -c "$h11_probe" >/dev/null 2>&1; then
+	found "h11" "$("$PYTHON" -c "$h11_probe")"
+else
+	missing "h11" python3-h11 "'$PYTHON' cannot import h11; chapter 8's tests need it"
+fi
 
 # The class-grading self-tests (make check-grading): the Gradescope zip is
 # unpacked with unzip, the GitHub workflow is read with PyYAML.

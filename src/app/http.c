@@ -333,6 +333,16 @@ static void answer(struct http_conn *h, const struct request *r)
 	respond(h, 200, f->type, f->type_len, f->data, f->len, head);
 }
 
+/* Whether the @n bytes at @p hold an LF that no CR precedes. */
+static bool bare_lf(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			return true;
+	}
+	return false;
+}
+
 /* Take the next request from the buffer, if a whole header section is there. */
 static void serve(struct http_conn *h)
 {
@@ -354,6 +364,16 @@ static void serve(struct http_conn *h)
 		for (used = 0; used + 3 < h->in_len; used++) {
 			if (memcmp(h->in + used, "\r\n\r\n", 4) == 0)
 				break;
+		}
+		if (bare_lf(h->in, used + 3 < h->in_len ? used + 4 : h->in_len)) {
+			/* Lines end with CRLF (RFC 9112 §2.2); a bare LF would
+			 * otherwise leave the request unfinished for ever. */
+			h->close_after = true;
+			http_stats.requests++;
+			respond_error(h, 400, false);
+			h->in_len = 0;
+			pump(h);
+			return;
 		}
 		if (used + 3 >= h->in_len) {
 			if (h->in_len == sizeof(h->in)) {

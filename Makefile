@@ -235,8 +235,12 @@ VIRTIO_DEVICES := -device virtio-rng-pci \
 # From chapter 7 on, also a virtio-net card on QEMU's user networking
 # (its DHCP server gives the kernel 10.0.2.15), with the kernel's UDP echo
 # service (port 7) reachable from this machine at 127.0.0.1:UDP_ECHO_PORT.
+comma := ,
 UDP_ECHO_PORT ?= 5007
-NET_DEVICES := -netdev user,id=net0,hostfwd=udp:127.0.0.1:$(UDP_ECHO_PORT)-:7 \
+# From chapter 8 on, the HTTP server's port 80 is at 127.0.0.1:HTTP_PORT.
+HTTP_PORT ?= 8080
+NET_DEVICES := -netdev user,id=net0,hostfwd=udp:127.0.0.1:$(UDP_ECHO_PORT)-:7$(if \
+	$(filter-out 1 2 3 4 5 6 7,$(CHAPTER)),$(comma)hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:80) \
 	-device virtio-net-pci,netdev=net0
 RUN_DEVICES := $(strip $(if $(filter-out 1 2 3 4 5,$(CHAPTER)),$(VIRTIO_DEVICES)) \
 	$(if $(filter-out 1 2 3 4 5 6,$(CHAPTER)),$(NET_DEVICES)))

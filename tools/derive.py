@@ -77,7 +77,10 @@ def read(path):
 def chapter_files(n, files, chapters):
     """The files of the tree as of chapter n."""
     active = [c for c in chapters if c.number <= n]
-    later = [c for c in chapters if c.number > n]
+    # A draft chapter (chapters/NN-*.mk.draft) is later than every chapter.
+    numbers = {c.number for c in chapters}
+    later = [c for c in chapters if c.number > n] + \
+        [d for d in manifest.drafts(ROOT) if d.number not in numbers]
     if len(active) != n:
         raise DeriveError("there is no chapter %d; the chapters are %s"
                           % (n, " ".join(str(c.number) for c in chapters)))

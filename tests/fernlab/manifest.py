@@ -28,9 +28,9 @@ class Chapter:
         return "%02d-%s" % (self.number, self.slug)
 
 
-def load(root):
+def load(root, pattern="[0-9][0-9]-*.mk"):
     chapters = {}
-    for path in sorted(glob.glob(os.path.join(root, "chapters", "[0-9][0-9]-*.mk"))):
+    for path in sorted(glob.glob(os.path.join(root, "chapters", pattern))):
         with open(path) as f:
             text = f.read().replace("\\\n", " ")
         for line in text.splitlines():
@@ -44,3 +44,9 @@ def load(root):
             elif hasattr(ch, key):
                 setattr(ch, key, value)
     return [chapters[n] for n in sorted(chapters)]
+
+
+def drafts(root):
+    """The chapters being written (chapters/NN-slug.mk.draft): not built,
+    and their files belong to no snapshot and no handout."""
+    return load(root, "[0-9][0-9]-*.mk.draft")

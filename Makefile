@@ -317,6 +317,15 @@ build/host/test_net: tests/host/test_net.c tests/host/net_host.c tests/host/net_
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -include tests/host/net_host.h -o $@ $< tests/host/net_host.c \
 		$(NET_HOST_SRCS)
 
+# TCP (chapter 8) over the same stack and fakes, with the echo service on
+# port 7, and a heap that is the host's malloc (tests/host/tcp_host.c).
+TCP_HOST_SRCS = $(NET_HOST_SRCS) src/net/tcp.c src/net/tcp_echo.c
+build/host/test_tcp: tests/host/test_tcp.c tests/host/net_host.c tests/host/net_host.h \
+		tests/host/tcp_host.c $(TCP_HOST_SRCS) $(wildcard include/fern/*.h) tests/host/tap.h
+	@mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -include tests/host/net_host.h -o $@ $< tests/host/net_host.c \
+		tests/host/tcp_host.c $(TCP_HOST_SRCS)
+
 # Host tests of the memory code (src/mm/NAME.c, from chapter 4 on), over
 # fake physical memory and faked privileged instructions
 # (tests/host/mm_host.h).

@@ -78,8 +78,10 @@ struct tcp_conn {
 	uint16_t rport, lport;
 	struct tcp_listener *listener;
 	/* Sending (RFC 9293 §3.3.1): snd_una is the oldest unacknowledged
-	 * sequence number, snd_nxt the next to send. */
-	uint32_t iss, snd_una, snd_nxt, snd_wnd, snd_wl1, snd_wl2;
+	 * sequence number, snd_nxt the next to send. snd_max is the most
+	 * ever sent: a timeout takes snd_nxt back to snd_una, and an ACK of
+	 * what was sent before it may still come. */
+	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
 	uint16_t mss;			/* the most we put in one segment */
 	uint8_t *buf;			/* TCP_SNDBUF bytes, a ring */
 	size_t head, len;		/* the bytes from snd_una on: buf[head], len of them */
@@ -338,6 +340,8 @@ static void output(struct tcp_conn *c, bool force)
 		else if (c->state == TCP_CLOSE_WAIT)
 			c->state = TCP_LAST_ACK;
 	}
+	if (SEQ_LT(c->snd_max, c->snd_nxt))
+		c->snd_max = c->snd_nxt;
 	if (in_flight(c) && !c->timer.armed)
 		arm_rto(c);
 	else if (!in_flight(c) && c->len && !c->timer.armed)
@@ -468,6 +472,7 @@ static void passive_open(struct tcp_listener *l, const struct segment *s, uint32
 	c->iss = initial_seq(src, s->sport, s->dport);
 	c->snd_una = c->iss;
 	c->snd_nxt = c->iss + 1;
+	c->snd_max = c->snd_nxt;
 	c->snd_wnd = s->wnd;
 	c->snd_wl1 = s->seq;
 	c->snd_wl2 = c->iss;
@@ -505,15 +510,23 @@ static void rtt_sample(struct tcp_conn *c, uint32_t ms)
 		c->rto = RTO_MAX_MS;
 }
 
-/* An ACK that moves snd_una: forget what it covers, grow the windows. */
+/*
+ * An ACK that moves snd_una: forget what it covers, grow the windows.
+ * The buffer holds the bytes from snd_una on, and the FIN is the one
+ * sequence number after them, so an ACK beyond the buffer acknowledges
+ * the FIN. An ACK beyond snd_nxt (up to snd_max) is for what was sent
+ * before a timeout took snd_nxt back: nothing of it needs sending again.
+ */
 static void acked(struct tcp_conn *c, uint32_t ack)
 {
 	uint32_t n = ack - c->snd_una;
-	bool fin_acked = c->fin_sent && ack == c->snd_nxt;
-	uint32_t data = fin_acked ? n - 1 : n;
+	bool fin_acked = n > c->len;
+	uint32_t data = fin_acked ? (uint32_t)c->len : n;
 
-	if (data > c->len)
-		data = (uint32_t)c->len;
+	if (SEQ_LT(c->snd_nxt, ack))
+		c->snd_nxt = ack;
+	if (fin_acked)
+		c->fin_sent = true;
 	c->head = (c->head + data) % TCP_SNDBUF;
 	c->len -= data;
 	c->snd_una = ack;
@@ -596,6 +609,11 @@ static void conn_input(struct tcp_conn *c, const struct segment *s)
 		tcp_stats.drops[TCP_DROP_OUT_OF_WINDOW]++;
 		if (!(s->flags & TCP_RST))
 			send_control(c, TCP_ACK, c->snd_nxt);
+		/* In TIME-WAIT this is the peer's FIN again (its number is
+		 * behind rcv_nxt): our ACK was lost, so wait 2 MSL from now
+		 * (RFC 9293 §3.10.7.4). */
+		if (c->state == TCP_TIME_WAIT && (s->flags & TCP_FIN))
+			loop_timer_start(&c->timer, "tcp time-wait", TIME_WAIT_MS, conn_timer, c);
 		return;
 	}
 	/* Second, RST: only exactly at rcv_nxt (RFC 5961 §3.2). */
@@ -629,16 +647,35 @@ static void conn_input(struct tcp_conn *c, const struct segment *s)
 		if (c->dead)
 			return;
 	}
-	if (SEQ_LT(c->snd_nxt, s->ack)) {
+	if (SEQ_LT(c->snd_max, s->ack)) {
 		tcp_stats.drops[TCP_DROP_BAD_ACK]++;
 		send_control(c, TCP_ACK, c->snd_nxt);
 		return;
 	}
 	if (SEQ_LT(c->snd_wl1, seq) || (c->snd_wl1 == seq && SEQ_LEQ(c->snd_wl2, s->ack))) {
+		bool was_shut = c->snd_wnd == 0;
+
 		c->snd_wnd = s->wnd;
 		c->snd_wl1 = seq;
 		c->snd_wl2 = s->ack;
+		/*
+		 * The window opens: what the probes carried was outside it,
+		 * so send from snd_una now rather than when the backed-off
+		 * timer says (up to a minute).
+		 */
+		if (was_shut && c->snd_wnd && in_flight(c)) {
+			c->snd_nxt = c->snd_una;
+			c->fin_sent = false;
+			loop_timer_stop(&c->timer);
+		}
 	}
+	/*
+	 * An answer while the window is shut says the peer is there: its
+	 * probes do not count towards giving up, however long it keeps
+	 * the window shut (RFC 1122 §4.2.2.17).
+	 */
+	if (c->snd_wnd == 0)
+		c->retries = 0;
 	if (SEQ_LT(c->snd_una, s->ack)) {
 		bool had_room = tcp_send_space(c) > 0;
 
@@ -695,12 +732,11 @@ static void conn_input(struct tcp_conn *c, const struct segment *s)
 	}
 	/* Sixth, the FIN, if nothing is missing before it. */
 	if ((s->flags & TCP_FIN) && !cut && seq + (uint32_t)len == c->rcv_nxt &&
-	    c->state != TCP_CLOSE_WAIT && c->state != TCP_LAST_ACK && c->state != TCP_CLOSING) {
+	    c->state != TCP_CLOSE_WAIT && c->state != TCP_LAST_ACK && c->state != TCP_CLOSING &&
+	    c->state != TCP_TIME_WAIT) {
 		c->rcv_nxt++;
 		ack_now = true;
-		if (c->state == TCP_TIME_WAIT) {
-			loop_timer_start(&c->timer, "tcp time-wait", TIME_WAIT_MS, conn_timer, c);
-		} else if (c->state == TCP_ESTABLISHED) {
+		if (c->state == TCP_ESTABLISHED) {
 			c->state = TCP_CLOSE_WAIT;
 			if (c->ops && c->ops->recv) {
 				c->busy++;

@@ -222,7 +222,7 @@ def bind(t):
 
 
 @test("net: DHCP from QEMU's user networking: the lease, gateway and DNS it gives",
-      points=8)
+      points=8, group="user")
 @serially(USER)
 def dhcp_user(t):
     bind(t)
@@ -243,7 +243,7 @@ def dhcp_user(t):
 
 
 @test("net: ping 10.0.2.2 from the shell gets replies; the ARP cache holds the gateway",
-      points=6)
+      points=6, group="user")
 @serially(USER)
 def ping_gateway(t):
     bind(t)
@@ -260,7 +260,7 @@ def ping_gateway(t):
 
 
 @test("net: UDP echo through hostfwd: 1 and 1472 bytes with the nonce come back intact",
-      points=6)
+      points=6, group="user")
 @serially(USER)
 def udp_hostfwd(t):
     bind(t)
@@ -314,7 +314,7 @@ def make_peer(s):
 PEER = session(make_peer)
 
 
-@test("net: the packet peer gets ARP replies, ping replies and UDP echoes", points=6)
+@test("net: the packet peer gets ARP replies, ping replies and UDP echoes", points=6, group="peer")
 @serially(PEER)
 def peer_basics(t):
     bind(t)
@@ -340,7 +340,7 @@ def peer_basics(t):
             not e.problems, "a datagram to port 7 comes back, with a UDP checksum (%r)" % e)
 
 
-@test("net: truncated Ethernet, IPv4 and UDP headers are dropped and counted", points=6)
+@test("net: truncated Ethernet, IPv4 and UDP headers are dropped and counted", points=6, group="peer")
 @serially(PEER)
 def truncated(t):
     bind(t)
@@ -358,7 +358,7 @@ def truncated(t):
             "udp-short": "a UDP header of 4 bytes"})
 
 
-@test("net: IPv4 headers with IHL below 5 or beyond the frame are dropped", points=8)
+@test("net: IPv4 headers with IHL below 5 or beyond the frame are dropped", points=8, group="peer")
 @serially(PEER)
 def bad_ihl(t):
     bind(t)
@@ -374,7 +374,7 @@ def bad_ihl(t):
 
 
 @test("net: IPv4 total length larger than the frame or smaller than the header is "
-      "dropped; Ethernet padding after it is ignored", points=8)
+      "dropped; Ethernet padding after it is ignored", points=8, group="peer")
 @serially(PEER)
 def total_length(t):
     bind(t)
@@ -398,7 +398,7 @@ def total_length(t):
 
 
 @test("net: bad IPv4 header and UDP checksums are dropped; UDP checksum 0 means none",
-      points=8)
+      points=8, group="peer")
 @serially(PEER)
 def checksums(t):
     bind(t)
@@ -422,7 +422,7 @@ def checksums(t):
                 "a datagram with UDP checksum 0 (none, RFC 768) is echoed")
 
 
-@test("net: fragments and IP options are dropped (not supported) and counted", points=8)
+@test("net: fragments and IP options are dropped (not supported) and counted", points=8, group="peer")
 @serially(PEER)
 def fragments_options(t):
     bind(t)
@@ -440,7 +440,7 @@ def fragments_options(t):
             "ip-options": "NOP options and a timestamp option"})
 
 
-@test("net: UDP lengths that lie either way are dropped", points=6)
+@test("net: UDP lengths that lie either way are dropped", points=6, group="peer")
 @serially(PEER)
 def udp_lengths(t):
     bind(t)
@@ -456,7 +456,7 @@ def udp_lengths(t):
 
 
 @test("net: ARP with wrong hardware or protocol lengths is dropped, not answered",
-      points=4)
+      points=4, group="peer")
 @serially(PEER)
 def arp_malformed(t):
     bind(t)
@@ -483,7 +483,7 @@ def arp_malformed(t):
                 "no ARP reply was sent to any of them (%d replies)" % len(replies))
 
 
-@test("net: frames of 60 and 1514 bytes are answered", points=2)
+@test("net: frames of 60 and 1514 bytes are answered", points=2, group="peer")
 @serially(PEER)
 def frame_sizes(t):
     bind(t)
@@ -503,7 +503,7 @@ def frame_sizes(t):
                 "a 1514-byte frame (1472 bytes of UDP data) is echoed whole")
 
 
-@test("net: the ARP cache forgets an entry when it expires and asks again", points=4)
+@test("net: the ARP cache forgets an entry when it expires and asks again", points=4, group="peer")
 @serially(PEER)
 def arp_expiry(t):
     bind(t)
@@ -527,7 +527,7 @@ def arp_expiry(t):
 
 
 @test("net: every frame the kernel sent (pcap of the run) has right lengths and "
-      "checksums", points=6)
+      "checksums", points=6, group="peer")
 @serially(PEER)
 def pcap_check(t):
     bind(t)

@@ -212,7 +212,31 @@ def submit_job(job, pool, not_run=None):
         started[t] = time.monotonic()
         return grading.run(t)
 
-    return [(t, pool.submit(run, t), started) for t in job.tests]
+    # A group's tests are one task of the pool, which runs them in order
+    # and settles each one's future as it finishes.
+    futures, groups = {}, {}
+    for t in job.tests:
+        if t.group:
+            groups.setdefault(t.group, []).append(t)
+            futures[t] = concurrent.futures.Future()
+
+    def run_group(tests):
+        for t in tests:
+            try:
+                futures[t].set_result(run(t))
+            except Exception as e:     # run() reports test errors itself
+                futures[t].set_exception(e)
+
+    items, submitted = [], set()
+    for t in job.tests:
+        if not t.group:
+            items.append((t, pool.submit(run, t), started))
+            continue
+        if t.group not in submitted:
+            submitted.add(t.group)
+            pool.submit(run_group, groups[t.group])
+        items.append((t, futures[t], started))
+    return items
 
 
 def collect_job(job, pending):

@@ -32,22 +32,28 @@ class Fail(Exception):
 
 
 class Test:
-    def __init__(self, fn, name, points, chapter, module, timeout):
+    def __init__(self, fn, name, points, chapter, module, timeout, group=None):
         self.fn = fn
         self.name = name
         self.points = points
         self.chapter = chapter
         self.module = module
         self.timeout = timeout
+        self.group = group
 
 
-def test(name, points=0, timeout=None):
-    """Declare a test. `points` is what it is worth in its lab's grade."""
+def test(name, points=0, timeout=None, group=None):
+    """Declare a test. `points` is what it is worth in its lab's grade.
+    Tests of one `group` (a name) run one after the other, in the order
+    declared, on one of the grader's workers: tests that share a boot, so
+    that they neither race for it nor hold a second worker idle while
+    they wait for it."""
     def register(fn):
         module = fn.__module__
         m = re.match(r"ch(\d+)_", module.split(".")[-1])
         chapter = int(m.group(1)) if m else 0
-        REGISTRY.append(Test(fn, name, points, chapter, module, timeout))
+        REGISTRY.append(Test(fn, name, points, chapter, module, timeout,
+                             group and "%s:%s" % (module, group)))
         return fn
     return register
 

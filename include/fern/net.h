@@ -153,6 +153,14 @@ void ipv4_input(struct pbuf *p);
 int ipv4_output(struct pbuf *p, uint32_t dst, uint8_t proto);
 
 /**
+ * The partial Internet checksum of the pseudo-header that UDP's and TCP's
+ * checksums also cover (RFC 768, RFC 9293 §3.1): the two addresses, the
+ * protocol and the length of the datagram or segment, which are never
+ * sent themselves. Continue it with checksum_add() over the data.
+ */
+uint32_t ipv4_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, size_t len);
+
+/**
  * A protocol above IPv4, by its number in the header (ICMP 1, UDP 17;
  * chapter 8's TCP is 6). Each declares itself in the table ip_protocols,
  * in its own file, so that a new one is added without editing ipv4.c:

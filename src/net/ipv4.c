@@ -103,6 +103,18 @@ void ipv4_input(struct pbuf *p)
 	net_drop(p, NET_DROP_IP_PROTO);
 }
 
+uint32_t ipv4_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, size_t len)
+{
+	uint8_t ph[12];
+
+	put32(ph, src);
+	put32(ph + 4, dst);
+	ph[8] = 0;
+	ph[9] = proto;
+	put16(ph + 10, (uint16_t)len);
+	return checksum_add(0, ph, sizeof(ph));
+}
+
 int ipv4_output(struct pbuf *p, uint32_t dst, uint8_t proto)
 {
 	static const uint8_t broadcast[ETH_ADDR_LEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };

@@ -133,18 +133,6 @@ static void output(struct tcp_conn *c, bool force);
 
 /* ---- the pieces of a segment ------------------------------------------ */
 
-static uint32_t pseudo_sum(uint32_t src, uint32_t dst, size_t len)
-{
-	uint8_t ph[12];
-
-	put32(ph, src);
-	put32(ph + 4, dst);
-	ph[8] = 0;
-	ph[9] = IP_PROTO_TCP;
-	put16(ph + 10, (uint16_t)len);
-	return checksum_add(0, ph, sizeof(ph));
-}
-
 /*
  * Send one segment to @raddr:@rport from @lport: @flags, @seq, @ack,
  * with @len bytes of data taken from @c's send buffer at @off (if @c),
@@ -178,7 +166,8 @@ static void send_segment(struct tcp_conn *c, uint32_t raddr, uint16_t rport, uin
 	}
 	for (size_t i = 0; i < len; i++)
 		t[hlen + i] = c->buf[(c->head + off + i) % TCP_SNDBUF];
-	put16(t + 16, checksum_finish(checksum_add(pseudo_sum(netif.addr, raddr, hlen + len),
+	put16(t + 16, checksum_finish(checksum_add(ipv4_pseudo_sum(netif.addr, raddr, IP_PROTO_TCP,
+								   hlen + len),
 						   t, hlen + len)));
 	tcp_stats.tx++;
 	if (c && (flags & TCP_ACK))
@@ -779,7 +768,8 @@ static void tcp_input(struct pbuf *p, uint32_t src, uint32_t dst, uint8_t ttl)
 		tcp_drop(p, TCP_DROP_HEADER_LEN);
 		return;
 	}
-	if (checksum_finish(checksum_add(pseudo_sum(src, dst, p->len), t, p->len)) != 0) {
+	if (checksum_finish(checksum_add(ipv4_pseudo_sum(src, dst, IP_PROTO_TCP, p->len), t,
+					 p->len)) != 0) {
 		tcp_drop(p, TCP_DROP_CHECKSUM);
 		return;
 	}

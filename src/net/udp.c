@@ -14,18 +14,6 @@
 
 static struct udp_socket *sockets;
 
-static uint32_t pseudo_sum(uint32_t src, uint32_t dst, size_t len)
-{
-	uint8_t ph[12];
-
-	put32(ph, src);
-	put32(ph + 4, dst);
-	ph[8] = 0;
-	ph[9] = IP_PROTO_UDP;
-	put16(ph + 10, (uint16_t)len);
-	return checksum_add(0, ph, sizeof(ph));
-}
-
 int udp_bind(struct udp_socket *s, uint16_t port, udp_recv_fn recv, void *ctx)
 {
 	for (struct udp_socket *o = sockets; o; o = o->next) {
@@ -68,7 +56,8 @@ static void udp_input(struct pbuf *p, uint32_t src, uint32_t dst, uint8_t ttl)
 		return;
 	}
 	csum = get16(u + 6);
-	if (csum != 0 && checksum_finish(checksum_add(pseudo_sum(src, dst, len), u, len)) != 0) {
+	if (csum != 0 &&
+	    checksum_finish(checksum_add(ipv4_pseudo_sum(src, dst, IP_PROTO_UDP, len), u, len)) != 0) {
 		net_drop(p, NET_DROP_UDP_CHECKSUM);
 		return;
 	}
@@ -108,8 +97,9 @@ int udp_sendto(struct udp_socket *s, uint32_t dst, uint16_t dport, const void *d
 	put16(u + 4, (uint16_t)(UDP_HDR_LEN + len));
 	put16(u + 6, 0);
 	memcpy(u + UDP_HDR_LEN, data, len);
-	csum = checksum_finish(checksum_add(pseudo_sum(netif.addr, dst, UDP_HDR_LEN + len), u,
-					    UDP_HDR_LEN + len));
+	csum = checksum_finish(checksum_add(ipv4_pseudo_sum(netif.addr, dst, IP_PROTO_UDP,
+							    UDP_HDR_LEN + len),
+					    u, UDP_HDR_LEN + len));
 	put16(u + 6, csum ? csum : 0xffff);
 	net_stats.udp_tx++;
 	return ipv4_output(p, dst, IP_PROTO_UDP);

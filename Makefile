@@ -312,7 +312,7 @@ build/host/test_pci: tests/host/test_pci.c src/drivers/pci_bar.c include/fern/pc
 NET_HOST_SRCS = $(filter-out %_test.c,$(filter src/net/%,$(ch7.srcs))) src/lib/checksum.c \
 	src/lib/cmdline.c src/lib/parse.c src/lib/format.c src/drivers/pbuf.c src/drivers/netdev.c
 build/host/test_net: tests/host/test_net.c tests/host/net_host.c tests/host/net_host.h \
-		$(NET_HOST_SRCS) $(wildcard include/fern/*.h) tests/host/tap.h
+		$(NET_HOST_SRCS) $(wildcard include/fern/*.h) tests/host/tap.h tests/host/wire.h
 	@mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -include tests/host/net_host.h -o $@ $< tests/host/net_host.c \
 		$(NET_HOST_SRCS)
@@ -321,7 +321,7 @@ build/host/test_net: tests/host/test_net.c tests/host/net_host.c tests/host/net_
 # port 7, and a heap that is the host's malloc (tests/host/tcp_host.c).
 TCP_HOST_SRCS = $(NET_HOST_SRCS) src/net/tcp.c src/net/tcp_echo.c
 build/host/test_tcp: tests/host/test_tcp.c tests/host/net_host.c tests/host/net_host.h \
-		tests/host/tcp_host.c $(TCP_HOST_SRCS) $(wildcard include/fern/*.h) tests/host/tap.h
+		tests/host/tcp_host.c $(TCP_HOST_SRCS) $(wildcard include/fern/*.h) tests/host/tap.h tests/host/wire.h
 	@mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -include tests/host/net_host.h -o $@ $< tests/host/net_host.c \
 		tests/host/tcp_host.c $(TCP_HOST_SRCS)

@@ -30,7 +30,8 @@ ch7.tests := \
 	tests/ch07_net.py \
 	tests/host/test_net.c \
 	tests/host/net_host.h \
-	tests/host/net_host.c
+	tests/host/net_host.c \
+	tests/host/wire.h
 ch7.files := docs/network.md tests/fernlab/peer.py
 ch7.blog := blog/07-net.md
 ch7.lab := labs/lab7

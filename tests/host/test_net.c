@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "tap.h"
+#include "wire.h"
 
 extern int (*const host_initcall_net_start)(const struct boot_info *);
 extern int (*const host_initcall_dhcp_init)(const struct boot_info *);
@@ -38,57 +39,7 @@ static const uint8_t bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 #define OTHER_IP	0x0a000208U	/* 10.0.2.8: answers ARP when asked to */
 #define SILENT_IP	0x0a000209U	/* 10.0.2.9: never answers */
 
-/* ---- the test's own byte order and checksum ---- */
-
-static void wr16(uint8_t *p, unsigned int v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static unsigned int rd16(const uint8_t *p)
-{
-	return (unsigned int)p[0] << 8 | p[1];
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* RFC 1071 the slow way: even bytes are high halves, odd bytes low. */
-static uint16_t ref_checksum(const uint8_t *b, size_t n)
-{
-	uint64_t sum = 0;
-
-	for (size_t i = 0; i < n; i++)
-		sum += i % 2 == 0 ? (uint64_t)b[i] << 8 : b[i];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/* The UDP checksum over the pseudo-header (RFC 768) of the datagram @u. */
-static uint16_t ref_udp_checksum(uint32_t src, uint32_t dst, const uint8_t *u, size_t n)
-{
-	static uint8_t buf[12 + 2048];
-
-	wr32(buf, src);
-	wr32(buf + 4, dst);
-	buf[8] = 0;
-	buf[9] = 17;
-	wr16(buf + 10, (unsigned int)n);
-	memcpy(buf + 12, u, n);
-	return ref_checksum(buf, 12 + n);
-}
+/* The test's own byte order and checksums: tests/host/wire.h. */
 
 /* ---- frames to the stack, byte by byte ---- */
 
@@ -149,7 +100,7 @@ static size_t build_udp(uint8_t *u, uint32_t src, uint32_t dst, unsigned int spo
 	wr16(u + 4, (unsigned int)(8 + n));
 	wr16(u + 6, 0);
 	memcpy(u + 8, data, n);
-	c = ref_udp_checksum(src, dst, u, 8 + n);
+	c = ref_pseudo_checksum(src, dst, 17, u, 8 + n);
 	wr16(u + 6, c ? c : 0xffff);
 	return 8 + n;
 }
@@ -276,7 +227,7 @@ static struct seen parse(const struct host_frame *hf)
 					 rd16(s.l4 + 4), s.l4_len);
 			else if (rd16(s.l4 + 6) == 0)
 				snprintf(s.problem, sizeof(s.problem), "UDP checksum 0 (none)");
-			else if (ref_udp_checksum(rd32(h + 12), rd32(h + 16), s.l4, s.l4_len) != 0)
+			else if (ref_pseudo_checksum(rd32(h + 12), rd32(h + 16), 17, s.l4, s.l4_len) != 0)
 				snprintf(s.problem, sizeof(s.problem), "UDP checksum wrong");
 		} else if (h[9] == 1 && s.l4_len >= 8) {
 			s.icmp = true;
@@ -1051,7 +1002,7 @@ static void test_sending(void)
 	wr16(u + 4, 10);
 	wr16(u + 6, 0);
 	wr16(u + 8, 0);
-	wr16(u + 8, ref_udp_checksum(OUR_IP, PEER_IP, u, 10));
+	wr16(u + 8, ref_pseudo_checksum(OUR_IP, PEER_IP, 17, u, 10));
 	sent_reset();
 	udp_sendto(&tsock, PEER_IP, 9, u + 8, 2);
 	s = last_sent();

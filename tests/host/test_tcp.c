@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "tap.h"
+#include "wire.h"
 
 extern int (*const host_initcall_net_start)(const struct boot_info *);
 extern int (*const host_initcall_tcp_echo_start)(const struct boot_info *);
@@ -47,57 +48,7 @@ static const uint8_t bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 #define ECHO_PORT	7
 #define APP_PORT	8080
 
-/* ---- the test's own byte order and checksum ---- */
-
-static void wr16(uint8_t *p, unsigned int v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static unsigned int rd16(const uint8_t *p)
-{
-	return (unsigned int)p[0] << 8 | p[1];
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* RFC 1071 the slow way: even bytes are high halves, odd bytes low. */
-static uint16_t ref_checksum(const uint8_t *b, size_t n)
-{
-	uint64_t sum = 0;
-
-	for (size_t i = 0; i < n; i++)
-		sum += i % 2 == 0 ? (uint64_t)b[i] << 8 : b[i];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/* The TCP checksum over the pseudo-header (RFC 9293 §3.1) of segment @t. */
-static uint16_t ref_tcp_checksum(uint32_t src, uint32_t dst, const uint8_t *t, size_t n)
-{
-	static uint8_t buf[12 + 2048];
-
-	wr32(buf, src);
-	wr32(buf + 4, dst);
-	buf[8] = 0;
-	buf[9] = 6;
-	wr16(buf + 10, (unsigned int)n);
-	memcpy(buf + 12, t, n);
-	return ref_checksum(buf, 12 + n);
-}
+/* The test's own byte order and checksums: tests/host/wire.h. */
 
 /* ---- segments to the stack, byte by byte ---- */
 
@@ -147,7 +98,7 @@ static size_t build_tcp(uint8_t *t, unsigned int sport, unsigned int dport, uint
 		memcpy(t + 20, opt, optlen);
 	if (n)
 		memcpy(t + hl, data, n);
-	wr16(t + 16, ref_tcp_checksum(PEER_IP, OUR_IP, t, hl + n));
+	wr16(t + 16, ref_pseudo_checksum(PEER_IP, OUR_IP, 6, t, hl + n));
 	return hl + n;
 }
 
@@ -248,7 +199,7 @@ static struct tseg parse(const struct host_frame *hf)
 		snprintf(s.problem, sizeof(s.problem), "data offset %u in %zu", s.hlen, tl);
 		return s;
 	}
-	if (ref_tcp_checksum(rd32(h + 12), s.dst, t, tl) != 0)
+	if (ref_pseudo_checksum(rd32(h + 12), s.dst, 6, t, tl) != 0)
 		snprintf(s.problem, sizeof(s.problem), "TCP checksum wrong");
 	for (size_t i = 20; i + 1 < s.hlen;) {
 		if (t[i] == 0)
@@ -666,17 +617,17 @@ static void test_malformed(void)
 	expect_drop("a segment of 0 bytes", t, 0, "tcp-short");
 	t[12] = 4 << 4;
 	wr16(t + 16, 0);
-	wr16(t + 16, ref_tcp_checksum(PEER_IP, OUR_IP, t, n));
+	wr16(t + 16, ref_pseudo_checksum(PEER_IP, OUR_IP, 6, t, n));
 	expect_drop("a data offset of 4 words", t, n, "tcp-header-len");
 	n = build_tcp(t, 41000, ECHO_PORT, 100, 0, SYN, 8192, NULL, 0, NULL, 0);
 	t[12] = 6 << 4;
 	wr16(t + 16, 0);
-	wr16(t + 16, ref_tcp_checksum(PEER_IP, OUR_IP, t, n));
+	wr16(t + 16, ref_pseudo_checksum(PEER_IP, OUR_IP, 6, t, n));
 	expect_drop("a data offset of 24 bytes in a 20-byte segment", t, n, "tcp-header-len");
 	n = build_tcp(t, 41000, ECHO_PORT, 100, 0, SYN, 8192, NULL, 0, "0123456789abcdefghij", 20);
 	t[12] = 15 << 4;
 	wr16(t + 16, 0);
-	wr16(t + 16, ref_tcp_checksum(PEER_IP, OUR_IP, t, n));
+	wr16(t + 16, ref_pseudo_checksum(PEER_IP, OUR_IP, 6, t, n));
 	expect_drop("a data offset of 60 bytes in a 40-byte segment", t, n, "tcp-header-len");
 	n = build_tcp(t, 41000, ECHO_PORT, 100, 0, SYN, 8192, mss_1460, 4, NULL, 0);
 	t[17] ^= 1;

@@ -403,10 +403,16 @@ static void serve(struct http_conn *h)
 		memmove(h->in, h->in + used, h->in_len - used);
 		h->in_len -= used;
 		pump(h);
+		if (h->close_after)
+			return;
 	}
 }
 
-/* Send what the connection's send buffer takes of the response. */
+/*
+ * Send what the connection's send buffer takes of the response. It does
+ * not go on to the next request itself (serve()'s loop and on_sent() do):
+ * a buffer of pipelined requests must not become as many nested calls.
+ */
 static void pump(struct http_conn *h)
 {
 	if (!h->responding || !h->tcp)
@@ -426,11 +432,8 @@ static void pump(struct http_conn *h)
 		h->body_off += n;
 	}
 	h->responding = false;
-	if (h->close_after) {
+	if (h->close_after)
 		tcp_close(h->tcp);
-		return;
-	}
-	serve(h);
 }
 
 /* ---- the connection's events ------------------------------------------- */
@@ -454,7 +457,11 @@ static void on_recv(struct tcp_conn *c, const uint8_t *data, size_t len)
 
 static void on_sent(struct tcp_conn *c)
 {
-	pump(tcp_ctx(c));
+	struct http_conn *h = tcp_ctx(c);
+
+	pump(h);
+	if (!h->responding && !h->close_after)
+		serve(h);
 }
 
 static void on_closed(struct tcp_conn *c, int err)

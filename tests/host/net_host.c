@@ -254,3 +254,16 @@ struct netdev host_dev = {
 	.open = host_open,
 	.transmit = host_transmit,
 };
+
+/* Hand @f to the stack as the card would. */
+void host_inject(const uint8_t *f, size_t len)
+{
+	struct pbuf *p = pbuf_alloc();
+
+	if (!p) {
+		printf("# the test could not get a packet buffer\n");
+		abort();
+	}
+	memcpy(pbuf_put(p, len), f, len);
+	netdev_receive(&host_dev, p);
+}

@@ -91,5 +91,7 @@ extern bool host_tx_fail;
 
 /** The fake card, MAC 52:54:00:12:34:56, MTU 1500. */
 extern struct netdev host_dev;
+/** Hand the frame @p f of @p len bytes to the stack, as the card would. */
+void host_inject(const uint8_t *f, size_t len);
 
 #endif

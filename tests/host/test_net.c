@@ -159,18 +159,6 @@ static size_t arp_frame(uint8_t *f, const uint8_t *eth_dst, unsigned int op,
 	return 14 + 28;
 }
 
-/* Hand @f to the stack as the card would. */
-static void inject(const uint8_t *f, size_t len)
-{
-	struct pbuf *p = pbuf_alloc();
-
-	if (!p) {
-		printf("# the test could not get a packet buffer\n");
-		abort();
-	}
-	memcpy(pbuf_put(p, len), f, len);
-	netdev_receive(&host_dev, p);
-}
 
 /* ---- frames from the stack ---- */
 
@@ -278,7 +266,7 @@ static void peer_look(const struct seen *s)
 		if (tpa == PEER_IP || tpa == OTHER_IP) {
 			n = arp_frame(f, s->l3 + 8, 2, tpa == PEER_IP ? peer_mac : other_mac, tpa,
 				      s->l3 + 8, rd32(s->l3 + 14));
-			inject(f, n);
+			host_inject(f, n);
 		}
 	}
 	if (peer.ping && s->icmp && s->l4[0] == 8 && rd32(s->l3 + 16) == PEER_IP &&
@@ -290,7 +278,7 @@ static void peer_look(const struct seen *s)
 		n = build_ip(f, NULL, PEER_IP, OUR_IP, 1, NULL, 0, m, ml);
 		f[14 + 8] = 255;	/* slirp's TTL */
 		fix_ip_checksum(f, n);
-		inject(f, n);
+		host_inject(f, n);
 	}
 	if (peer.dhcp && s->udp && rd16(s->l4 + 2) == 67) {
 		uint8_t t = dhcp_type(s), o[64];
@@ -299,7 +287,7 @@ static void peer_look(const struct seen *s)
 		if (t == 1 || t == 3) {
 			n = dhcp_reply(f, t == 1 ? 2 : 5, rd32(m + 4), m + 28, o,
 				       good_options(o, t == 1 ? 2 : 5, 86400), false);
-			inject(f, n);
+			host_inject(f, n);
 		}
 	}
 }
@@ -378,7 +366,7 @@ static void expect_drop(const char *what, const uint8_t *f, size_t len, const ch
 	char why[300];
 
 	mark();
-	inject(f, len);
+	host_inject(f, len);
 	if (!tap_ok(drops_since(name, 1, DS_QUIET | DS_BUFFERS, why, sizeof(why)),
 		    "%s: dropped as %s, once, nothing sent, every buffer back", what, name))
 		printf("# %s\n", why);
@@ -517,7 +505,7 @@ static void test_answers(void)
 	/* ARP: a request for our address from the gateway. */
 	sent_reset();
 	n = arp_frame(f, bcast_mac, 1, peer_mac, PEER_IP, (const uint8_t[6]){ 0 }, OUR_IP);
-	inject(f, n);
+	host_inject(f, n);
 	s = last_sent();
 	tap_ok(host_frame_count == 1 && s.arp && !memcmp(s.raw, peer_mac, 6) &&
 	       !memcmp(s.raw + 6, our_mac, 6) && rd16(s.l3) == 1 && rd16(s.l3 + 2) == 0x0800 &&
@@ -536,7 +524,7 @@ static void test_answers(void)
 	sent_reset();
 	n = arp_frame(f, bcast_mac, 1, other_mac, OTHER_IP, (const uint8_t[6]){ 0 }, SILENT_IP);
 	mark();
-	inject(f, n);
+	host_inject(f, n);
 	tap_ok(host_frame_count == 0 && !memcmp(drops_before, net_stats.drops, sizeof(drops_before))
 	       && pbuf_available() == PBUF_COUNT,
 	       "arp: a request for another address is not answered, and is no drop");
@@ -548,7 +536,7 @@ static void test_answers(void)
 		data[i] = (uint8_t)(0xa0 + i);
 	sent_reset();
 	n = ping_frame(f, 0x4242, 7, data, 56);
-	inject(f, n);
+	host_inject(f, n);
 	s = last_sent();
 	tap_ok(host_frame_count == 1 && s.icmp && !s.problem[0] && !memcmp(s.raw, peer_mac, 6) &&
 	       rd32(s.l3 + 12) == OUR_IP && rd32(s.l3 + 16) == PEER_IP && s.l3[8] == 64 &&
@@ -561,7 +549,7 @@ static void test_answers(void)
 	/* UDP echo on port 7. */
 	sent_reset();
 	n = udp_frame(f, 40000, 7, "hello, fern", 11);
-	inject(f, n);
+	host_inject(f, n);
 	s = last_sent();
 	tap_ok(host_frame_count == 1 && s.udp && !s.problem[0] && rd16(s.l4) == 7 &&
 	       rd16(s.l4 + 2) == 40000 && s.l4_len == 8 + 11 && !memcmp(s.l4 + 8, "hello, fern", 11)
@@ -572,7 +560,7 @@ static void test_answers(void)
 	sent_reset();
 	n = udp_frame(f, 40001, 7, "no checksum", 11);
 	wr16(f + 14 + 20 + 6, 0);
-	inject(f, n);
+	host_inject(f, n);
 	s = last_sent();
 	tap_ok(host_frame_count == 1 && s.udp && !memcmp(s.l4 + 8, "no checksum", 11) &&
 	       rd16(s.l4 + 6) != 0,
@@ -581,7 +569,7 @@ static void test_answers(void)
 	sent_reset();
 	n = udp_frame(f, 40002, 7, "padded", 6);
 	memcpy(f + n, "PADDING-NOT-DATA", 16);
-	inject(f, n + 16);
+	host_inject(f, n + 16);
 	s = last_sent();
 	tap_ok(host_frame_count == 1 && s.udp && s.l4_len == 8 + 6 && !s.problem[0],
 	       "ipv4: bytes after the total length are padding: the echo has 6 bytes, not 22");
@@ -589,7 +577,7 @@ static void test_answers(void)
 	sent_reset();
 	n = ping_frame(f, 0x60, 1, "", 0);
 	memset(f + n, 0, 60 - n);
-	inject(f, 60);
+	host_inject(f, 60);
 	s = last_sent();
 	tap_ok(host_frame_count == 1 && s.icmp && s.l4_len == 8 && !s.problem[0],
 	       "icmp: a 60-byte frame (an echo with no data, padded) gets an 8-byte reply");
@@ -598,7 +586,7 @@ static void test_answers(void)
 		data[i] = (uint8_t)rand();
 	sent_reset();
 	n = udp_frame(f, 40003, 7, data, sizeof(data));
-	inject(f, n);
+	host_inject(f, n);
 	s = last_sent();
 	tap_ok(n == 1514 && host_frame_count == 1 && s.udp && s.len == 1514 &&
 	       !memcmp(s.l4 + 8, data, sizeof(data)) && !s.problem[0],
@@ -708,7 +696,7 @@ static void test_malformed_ip(void)
 	wr16(f + 14 + 6, 0x4000);
 	fix_ip_checksum(f, n);
 	mark();
-	inject(f, n);
+	host_inject(f, n);
 	tap_ok(host_frame_count == sent_before + 1, "ipv4: DF alone is no fragment: echoed");
 
 	n = good_udp(f);
@@ -765,7 +753,7 @@ static void test_malformed_icmp_udp(void)
 	ml = build_echo(m, 0, 0x7777, 1, "stray", 5);
 	n = build_ip(f, NULL, PEER_IP, OUR_IP, 1, NULL, 0, m, ml);
 	mark();
-	inject(f, n);
+	host_inject(f, n);
 	{
 		char why[300];
 
@@ -932,7 +920,7 @@ static void test_arp_cache(void)
 	for (unsigned int i = 0; i < 17; i++) {
 		mac[5] = (uint8_t)(0x40 + i);
 		n = arp_frame(f, bcast_mac, 1, mac, 0x0a000264U + i, zero, OUR_IP);
-		inject(f, n);
+		host_inject(f, n);
 		host_advance(10);
 		if (i == 15) {
 			run(host_kcmd_arp, "arp");
@@ -972,12 +960,12 @@ static void test_sending(void)
 
 	/* The gateway asks for us again, so that its address is known. */
 	n = arp_frame(f, bcast_mac, 1, peer_mac, PEER_IP, (const uint8_t[6]){ 0 }, OUR_IP);
-	inject(f, n);
+	host_inject(f, n);
 
 	tap_ok(udp_bind(&other, 5000, test_recv, NULL) < 0, "udp: a second bind of port 5000 fails");
 	got.count = 0;
 	n = udp_frame(f, 1234, 5000, "to the socket", 13);
-	inject(f, n);
+	host_inject(f, n);
 	tap_ok(got.count == 1 && got.src == PEER_IP && got.sport == 1234 && got.len == 13 &&
 	       !memcmp(got.data, "to the socket", 13),
 	       "udp: a bound socket gets the datagram, its source and port");
@@ -1013,7 +1001,7 @@ static void test_sending(void)
 	mark();
 	host_tx_fail = true;
 	n = ping_frame(f, 9, 9, "full", 4);
-	inject(f, n);
+	host_inject(f, n);
 	host_tx_fail = false;
 	(void)(tap_ok(drops_since("tx-full", 1, DS_BUFFERS, why, sizeof(why)),
 	       "ether: a reply the card's full queue refused is counted as tx-full, its buffer back")
@@ -1329,7 +1317,7 @@ static void test_dhcp(void)
 	sent_reset();
 	len = good_options(o, 2, 86400);
 	n = (unsigned int)dhcp_reply(f, 2, xid, our_mac, o, len, false);
-	inject(f, n);
+	host_inject(f, n);
 	tap_ok(find_dhcp(3, &s, NULL) && xid_of(&s) == xid && !memcmp(s.raw, bcast_mac, 6) &&
 	       rd32(s.l3 + 16) == 0xffffffffU && (v = dhcp_option(&s, 50, &len)) && len == 4 &&
 	       rd32(v) == OUR_IP && (v = dhcp_option(&s, 54, &len)) && len == 4 &&
@@ -1340,7 +1328,7 @@ static void test_dhcp(void)
 	host_printed_reset();
 	len = good_options(o, 5, 86400);
 	n = (unsigned int)dhcp_reply(f, 5, xid, our_mac, o, len, false);
-	inject(f, n);
+	host_inject(f, n);
 	bound_at = host_now_ms;
 	tap_streq(host_printed, "dhcp: lease of 86400 s from 10.0.2.2, dns 10.0.2.3\n"
 		  "net: 10.0.2.15/24 gw 10.0.2.2 (dhcp)\n",
@@ -1372,7 +1360,7 @@ static void test_dhcp(void)
 	len = good_options(o, 5, 86400);
 	n = (unsigned int)dhcp_reply(f, 5, xid, our_mac, o, len, true);
 	mark();
-	inject(f, n);
+	host_inject(f, n);
 	bound_at = host_now_ms;
 	tap_ok(netif.addr == OUR_IP && !memcmp(drops_before, net_stats.drops, sizeof(drops_before)),
 	       "dhcp: the server's unicast ACK renews the lease");
@@ -1418,7 +1406,7 @@ static void test_dhcp(void)
 	if (find_dhcp(3, &s, NULL)) {
 		len = good_options(o, 5, 50 * 86400);
 		n = (unsigned int)dhcp_reply(f, 5, xid_of(&s), our_mac, o, len, true);
-		inject(f, n);
+		host_inject(f, n);
 	}
 	sent_reset();
 	host_advance(2 * 86400 * 1000);

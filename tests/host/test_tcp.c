@@ -102,25 +102,13 @@ static size_t build_tcp(uint8_t *t, unsigned int sport, unsigned int dport, uint
 	return hl + n;
 }
 
-/* Hand @f to the stack as the card would. */
-static void inject(const uint8_t *f, size_t len)
-{
-	struct pbuf *p = pbuf_alloc();
-
-	if (!p) {
-		printf("# the test could not get a packet buffer\n");
-		abort();
-	}
-	memcpy(pbuf_put(p, len), f, len);
-	netdev_receive(&host_dev, p);
-}
 
 /* Send the @tl bytes of TCP at @t in a frame. */
 static void inject_tcp(const uint8_t *t, size_t tl)
 {
 	uint8_t f[2048];
 
-	inject(f, build_ip(f, t, tl));
+	host_inject(f, build_ip(f, t, tl));
 }
 
 /* The client's side of one connection, as the test plays it. */
@@ -501,7 +489,7 @@ static void test_setup(void)
 	wr32(a + 14, PEER_IP);
 	memset(a + 18, 0, 6);
 	wr32(a + 24, OUR_IP);
-	inject(f, 42);
+	host_inject(f, 42);
 	tap_ok(host_initcall_tcp_echo_start(&bi) == 0, "tcp: the echo listens on port 7 at boot");
 	tap_ok(tcp_listen(&app_listener, APP_PORT, app_accept, NULL) == 0,
 	       "tcp: a listener on port 8080 is taken");

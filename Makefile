@@ -326,6 +326,12 @@ build/host/test_tcp: tests/host/test_tcp.c tests/host/net_host.c tests/host/net_
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -include tests/host/net_host.h -o $@ $< tests/host/net_host.c \
 		tests/host/tcp_host.c $(TCP_HOST_SRCS)
 
+# The HTTP request parser (chapter 8) keeps no state and needs nothing but
+# the C library's string functions.
+build/host/test_http: tests/host/test_http.c src/app/http_parse.c include/fern/http.h tests/host/tap.h
+	@mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< src/app/http_parse.c
+
 # Host tests of the memory code (src/mm/NAME.c, from chapter 4 on), over
 # fake physical memory and faked privileged instructions
 # (tests/host/mm_host.h).

@@ -32,6 +32,6 @@ ch7.tests := \
 	tests/host/net_host.h \
 	tests/host/net_host.c \
 	tests/host/wire.h
-ch7.files := docs/network.md tests/fernlab/peer.py
+ch7.files := docs/network.md tests/fernlab/peer.py tests/fernlab/session.py
 ch7.blog := blog/07-net.md
 ch7.lab := labs/lab7

@@ -21,13 +21,11 @@ budget; if the kernel dies in one, the later ones say so.
 """
 
 import atexit
-import functools
 import os
 import re
 import socket
 import struct
 import tempfile
-import threading
 import time
 
 from fernlab import Boot, test
@@ -36,110 +34,14 @@ from fernlab.peer import (BROADCAST, ETH_P_ARP, ETH_P_IP, IPPROTO_ICMP, IPPROTO_
                           Guest, Peer, arp, ether, free_udp_port, icmp_echo, ip,
                           ipv4, mac, mac_text, read_pcap, udp)
 from fernlab.qemu import Machine, timeout_scale
+from fernlab.session import PROMPT, Session, command, serially, session
 
-PROMPT = "fern> "
 GUEST_MAC = "52:54:00:aa:bb:cc"
 GUEST_IP = "10.0.3.15"
 STATIC = "ip=%s/24,gw=10.0.3.2" % GUEST_IP
 
 
-# -- sessions: one live boot shared by several tests ----------------------
-
-class View:
-    """A session's machine as a test's run: logged if the test fails,
-    but not stopped when it ends (proc None), since later tests use it."""
-
-    def __init__(self, m):
-        self._m = m
-        self.proc = None
-        self.exit_status = 0
-        self.start_time = m.start_time
-
-    def __getattr__(self, name):
-        return getattr(self._m, name)
-
-
-class Session:
-    def __init__(self, make):
-        self.make = make
-        # Held for the whole of each test that uses the session (the
-        # grader runs tests in parallel threads; two typing into one shell
-        # would interleave their characters).
-        self.lock = threading.RLock()
-        self.machine = self.peer = self.error = None
-        self.pcap = None
-
-    def use(self, t):
-        """Start the session the first time; give the test its parts."""
-        if self.machine is None and self.error is None:
-            try:
-                self.make(self)
-            except Exception as e:
-                self.error = str(e)
-                self.stop()
-        if self.error:
-            t.fail(self.error)
-        t.runs.append(View(self.machine))
-        if self.machine.proc.poll() is not None:
-            t.fail("the kernel is no longer running (it died in an earlier test of this "
-                   "boot; see its log): %s" % self.machine.outcome())
-        return self.machine
-
-    def stop(self):
-        if self.machine is not None and self.machine.exit_status is None:
-            self.machine.stop()
-        if self.peer is not None:
-            self.peer.__exit__(None, None, None)
-            self.peer = None
-
-
-SESSIONS = []
-
-
-def serially(s):
-    """Run the decorated test holding session `s`'s lock: one test at a
-    time talks to a session's kernel."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def run(t):
-            with s.lock:
-                return fn(t)
-        return run
-    return wrap
-
-
-def session(make):
-    s = Session(make)
-    SESSIONS.append(s)
-    return s
-
-
-@atexit.register
-def _stop_sessions():
-    for s in SESSIONS:
-        s.stop()
-
-
-# -- the shell ------------------------------------------------------------
-
-def command(t, m, line, timeout=8):
-    """Type `line` into the kernel's shell and return what it printed
-    before the next prompt (without the echoed line)."""
-    mark = len(m.text())
-    m.send(line + "\r")
-    deadline = time.monotonic() + timeout * timeout_scale()
-    while time.monotonic() < deadline:
-        out = m.text()[mark:]
-        nl = out.find("\n")
-        if nl >= 0 and out.endswith(PROMPT):
-            return out[nl + 1:-len(PROMPT)]
-        if m.proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    t.fail("the shell did not finish %r within %d s (%s)" % (line, timeout, m.outcome()
-                                                             if m.proc.poll() is not None
-                                                             else "no prompt came back"))
-
+# -- sessions (tests/fernlab/session.py) and the shell ----------------------
 
 def drops(t, m):
     """netstat's drop counters, {reason: count}."""

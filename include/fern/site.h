@@ -33,6 +33,7 @@ struct site_file {
 	size_t type_len;
 	const uint8_t *data;
 	size_t len;
+	char etag[24];		/**< "length-hash", quotes included; "" until site_etag() */
 };
 
 /**
@@ -43,6 +44,13 @@ int site_load(const uint8_t *image, size_t size);
 
 /** The file at @p path (@p len bytes), or NULL. */
 const struct site_file *site_find(const char *path, size_t len);
+
+/**
+ * The entity tag of @p f (RFC 9110 §8.8.3): its length and a hash of its
+ * bytes, in quotes, so that a file changed by a rebuild gets a new one.
+ * Worked out on first use, not at boot. Sets *@p len.
+ */
+const char *site_etag(const struct site_file *f, size_t *len);
 
 /** How many files the site has (0: none loaded). */
 size_t site_count(void);

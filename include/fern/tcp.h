@@ -69,6 +69,7 @@ struct tcp_stats {
 	uint64_t accepted;		/**< connections that completed the handshake */
 	uint64_t resets_sent;		/**< RSTs sent */
 	uint64_t timeouts;		/**< connections given up after retransmitting */
+	uint64_t syn_evicted;		/**< half-open connections forgotten for a newer SYN */
 	uint64_t drops[TCP_DROPS];	/**< by reason */
 };
 

@@ -31,8 +31,6 @@
 #include <fern/tcp.h>
 #include <stdbool.h>
 
-#define HTTP_HEAD_MAX	8192	/* the header section, request line included */
-#define HTTP_TARGET_MAX	1024
 #define HTTP_REPLY_HEAD	512	/* our status line and fields */
 
 struct http_conn {
@@ -50,15 +48,6 @@ struct http_conn {
 	struct loop_timer idle;
 };
 
-/* What a request says, once parsed. */
-struct request {
-	const char *method, *target;
-	size_t method_len, target_len;
-	int minor;			/* HTTP/1.minor */
-	bool keep_alive;
-	uint64_t content_length;
-};
-
 struct http_stats http_stats;
 static const struct http_config *config;
 static struct tcp_listener listener;
@@ -68,187 +57,22 @@ static void pump(struct http_conn *h);
 static void serve(struct http_conn *h);
 static void idle_fired(void *ctx);
 
-/* ---- parsing ----------------------------------------------------------- */
-
-/* The first @c in the @n bytes at @p, or NULL (memchr, which fern's
- * string library does not have). */
-static const void *find_byte(const void *p, int c, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		if (b[i] == (uint8_t)c)
-			return b + i;
-	}
-	return NULL;
-}
-
-/* RFC 9110 §5.6.2: tchar. */
-static bool tchar(uint8_t c)
-{
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-		return true;
-	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static bool token(const uint8_t *p, size_t n)
-{
-	if (!n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!tchar(p[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool equal_nocase(const uint8_t *p, size_t n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n && s[i]; i++) {
-		uint8_t a = p[i], b = (uint8_t)s[i];
-
-		if (a >= 'A' && a <= 'Z')
-			a = (uint8_t)(a + 32);
-		if (b >= 'A' && b <= 'Z')
-			b = (uint8_t)(b + 32);
-		if (a != b)
-			return false;
-	}
-	return i == n && !s[i];
-}
-
-/* Whether the comma-separated list @v (@n bytes) holds the token @t. */
-static bool list_has(const uint8_t *v, size_t n, const char *t)
-{
-	size_t at = 0;
-
-	while (at < n) {
-		size_t start, end;
-
-		while (at < n && (v[at] == ' ' || v[at] == '\t' || v[at] == ','))
-			at++;
-		start = at;
-		while (at < n && v[at] != ',')
-			at++;
-		end = at;
-		while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
-			end--;
-		if (end > start && equal_nocase(v + start, end - start, t))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Parse the header section @p (@n bytes, ending with the empty line's
- * CRLF) into @r. Returns 0, or the status to answer with.
- */
-static int parse_request(const uint8_t *p, size_t n, struct request *r)
-{
-	const uint8_t *end = p + n, *line = p, *eol, *sp1, *sp2;
-	bool host = false, have_length = false, close = false, keep = false;
-
-	memset(r, 0, sizeof(*r));
-	/* The request line: method SP target SP HTTP/1.x CRLF (RFC 9112 §3). */
-	eol = find_byte(line, '\r', (size_t)(end - line));
-	if (!eol || eol + 1 >= end || eol[1] != '\n')
-		return 400;
-	sp1 = find_byte(line, ' ', (size_t)(eol - line));
-	if (!sp1)
-		return 400;
-	sp2 = find_byte(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
-	if (!sp2 || find_byte(sp2 + 1, ' ', (size_t)(eol - sp2 - 1)))
-		return 400;
-	if (!token(line, (size_t)(sp1 - line)))
-		return 400;
-	r->method = (const char *)line;
-	r->method_len = (size_t)(sp1 - line);
-	r->target = (const char *)sp1 + 1;
-	r->target_len = (size_t)(sp2 - sp1 - 1);
-	if (r->target_len == 0)
-		return 400;
-	if (r->target_len > HTTP_TARGET_MAX)
-		return 414;
-	for (size_t i = 0; i < r->target_len; i++) {
-		uint8_t c = (uint8_t)r->target[i];
-
-		if (c <= ' ' || c >= 0x7f)
-			return 400;
-	}
-	if (eol - sp2 - 1 != 8 || memcmp(sp2 + 1, "HTTP/", 5) != 0 ||
-	    sp2[6] < '0' || sp2[6] > '9' || sp2[7] != '.' || sp2[8] < '0' || sp2[8] > '9')
-		return 400;
-	if (sp2[6] != '1')
-		return 505;
-	r->minor = sp2[8] - '0';
-	/* The field lines: name ":" OWS value OWS CRLF (RFC 9112 §5). */
-	for (line = eol + 2; line < end; line = eol + 2) {
-		const uint8_t *colon, *v, *ve;
-
-		eol = find_byte(line, '\r', (size_t)(end - line));
-		if (!eol || eol + 1 >= end || eol[1] != '\n')
-			return 400;
-		if (eol == line)
-			break;			/* the empty line: the end */
-		if (*line == ' ' || *line == '\t')
-			return 400;		/* obs-fold (§5.2) */
-		colon = find_byte(line, ':', (size_t)(eol - line));
-		if (!colon || !token(line, (size_t)(colon - line)))
-			return 400;		/* includes whitespace before the colon (§5.1) */
-		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
-			;
-		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
-			;
-		for (const uint8_t *c = v; c < ve; c++) {
-			if ((*c < ' ' && *c != '\t') || *c == 0x7f)
-				return 400;
-		}
-		if (equal_nocase(line, (size_t)(colon - line), "host")) {
-			if (host)
-				return 400;	/* a second Host (RFC 9112 §3.2) */
-			host = true;
-		} else if (equal_nocase(line, (size_t)(colon - line), "content-length")) {
-			uint64_t len = 0;
-
-			if (v == ve)
-				return 400;
-			for (const uint8_t *c = v; c < ve; c++) {
-				if (*c < '0' || *c > '9' || len > 1000000000)
-					return 400;
-				len = len * 10 + (uint64_t)(*c - '0');
-			}
-			if (have_length && len != r->content_length)
-				return 400;
-			have_length = true;
-			r->content_length = len;
-		} else if (equal_nocase(line, (size_t)(colon - line), "transfer-encoding")) {
-			return 501;		/* no request bodies, so no codings */
-		} else if (equal_nocase(line, (size_t)(colon - line), "connection")) {
-			close |= list_has(v, (size_t)(ve - v), "close");
-			keep |= list_has(v, (size_t)(ve - v), "keep-alive");
-		}
-	}
-	if (r->minor >= 1 && !host)
-		return 400;
-	r->keep_alive = r->minor >= 1 ? !close : keep && !close;
-	return 0;
-}
-
 /* ---- responding ---------------------------------------------------------- */
 
 static const char *reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
 	case 505: return "HTTP Version Not Supported";
 	default: return "Error";
 	}
@@ -256,19 +80,30 @@ static const char *reason(int status)
 
 /*
  * Queue a response: the head now, then @body (@len bytes, not copied:
- * the site image stays in memory) unless @head_only.
+ * the site image stays in memory) unless @head_only. @etag, if not NULL,
+ * is the file's entity tag. A 304 has the head of the 200 it replaces
+ * but no body, and so no Content-Length of its own (RFC 9110 §15.4.5).
  */
 static void respond(struct http_conn *h, int status, const char *type, size_t type_len,
-		    const uint8_t *body, size_t len, bool head_only)
+		    const uint8_t *body, size_t len, bool head_only, const char *etag)
 {
 	int n;
 
-	n = ksnprintf(h->head, sizeof(h->head),
-		      "HTTP/1.1 %d %s\r\nServer: fern\r\nContent-Type: %.*s\r\n"
-		      "Content-Length: %zu\r\n%s%s\r\n",
-		      status, reason(status), (int)type_len, type, len,
-		      status == 405 ? "Allow: GET, HEAD\r\n" : "",
-		      h->close_after ? "Connection: close\r\n" : "");
+	if (status == 304) {
+		n = ksnprintf(h->head, sizeof(h->head),
+			      "HTTP/1.1 304 Not Modified\r\nServer: fern\r\nETag: %s\r\n%s\r\n",
+			      etag, h->close_after ? "Connection: close\r\n" : "");
+		head_only = true;
+		len = 0;
+	} else {
+		n = ksnprintf(h->head, sizeof(h->head),
+			      "HTTP/1.1 %d %s\r\nServer: fern\r\nContent-Type: %.*s\r\n"
+			      "Content-Length: %zu\r\n%s%s%s%s%s\r\n",
+			      status, reason(status), (int)type_len, type, len,
+			      etag ? "ETag: " : "", etag ? etag : "", etag ? "\r\n" : "",
+			      status == 405 ? "Allow: GET, HEAD\r\n" : "",
+			      h->close_after ? "Connection: close\r\n" : "");
+	}
 	h->head_len = n > 0 && (size_t)n < sizeof(h->head) ? (size_t)n : 0;
 	h->head_off = 0;
 	h->body = head_only ? NULL : body;
@@ -280,18 +115,21 @@ static void respond(struct http_conn *h, int status, const char *type, size_t ty
 	http_stats.bytes += h->body_len;
 }
 
-static void respond_error(struct http_conn *h, int status, bool head_only)
+/* An error's small page; @why, if not NULL, is a sentence more. */
+static void respond_error(struct http_conn *h, int status, bool head_only, const char *why)
 {
-	static char page[128];
-	int n = ksnprintf(page, sizeof(page), "<!doctype html><title>%d</title><h1>%d %s</h1>\n",
-			  status, status, reason(status));
+	static char page[256];
+	int n = ksnprintf(page, sizeof(page),
+			  "<!doctype html><title>%d</title><h1>%d %s</h1>\n%s%s%s",
+			  status, status, reason(status), why ? "<p>" : "", why ? why : "",
+			  why ? "</p>\n" : "");
 
 	respond(h, status, "text/html; charset=utf-8", 24, (const uint8_t *)page,
-		n > 0 ? (size_t)n : 0, head_only);
+		n > 0 ? (size_t)n : 0, head_only, NULL);
 }
 
 /* Answer the request in @r with the site's file, or the error it deserves. */
-static void answer(struct http_conn *h, const struct request *r)
+static void answer(struct http_conn *h, const struct http_request *r)
 {
 	bool get = r->method_len == 3 && memcmp(r->method, "GET", 3) == 0;
 	bool head = r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0;
@@ -300,37 +138,53 @@ static void answer(struct http_conn *h, const struct request *r)
 	const struct site_file *f;
 	const char *path = r->target;
 	size_t len = r->target_len;
-	const char *q;
+	const char *etag;
+	size_t etag_len;
 
 	if (!get && !head) {
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 			if (strlen(known[i]) == r->method_len &&
 			    memcmp(known[i], r->method, r->method_len) == 0) {
-				respond_error(h, 405, false);
+				respond_error(h, 405, false, NULL);
 				return;
 			}
 		}
-		respond_error(h, 501, false);
+		respond_error(h, 501, false, NULL);
 		return;
 	}
 	if (path[0] != '/') {
-		respond_error(h, 400, head);	/* only origin-form (RFC 9112 §3.2.1) */
+		respond_error(h, 400, head, NULL);	/* only origin-form (RFC 9112 §3.2.1) */
 		h->close_after = true;
 		return;
 	}
-	q = find_byte(path, '?', len);
-	if (q)
-		len = (size_t)(q - path);
+	if (site_count() == 0) {
+		respond_error(h, 503, head, "This fern booted without a site image it could read: "
+			      "see the boot's <code>site:</code> line on its serial console.");
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (path[i] == '?') {
+			len = i;		/* the query means nothing to static files */
+			break;
+		}
+	}
 	if (len == 1 && config->index) {
 		path = config->index;
 		len = strlen(config->index);
 	}
 	f = site_find(path, len);
 	if (!f) {
-		respond_error(h, 404, head);
+		respond_error(h, 404, head, NULL);
 		return;
 	}
-	respond(h, 200, f->type, f->type_len, f->data, f->len, head);
+	etag = site_etag(f, &etag_len);
+	if (r->if_none_match &&
+	    http_etag_matches(r->if_none_match, r->if_none_match_len, etag, etag_len)) {
+		http_stats.not_modified++;
+		respond(h, 304, NULL, 0, NULL, 0, true, etag);
+		return;
+	}
+	respond(h, 200, f->type, f->type_len, f->data, f->len, head, etag);
 }
 
 /* Whether the @n bytes at @p hold an LF that no CR precedes. */
@@ -346,7 +200,7 @@ static bool bare_lf(const uint8_t *p, size_t n)
 /* Take the next request from the buffer, if a whole header section is there. */
 static void serve(struct http_conn *h)
 {
-	struct request r;
+	struct http_request r;
 	size_t used = 0;
 	int status;
 
@@ -370,7 +224,7 @@ static void serve(struct http_conn *h)
 			 * otherwise leave the request unfinished for ever. */
 			h->close_after = true;
 			http_stats.requests++;
-			respond_error(h, 400, false);
+			respond_error(h, 400, false, NULL);
 			h->in_len = 0;
 			pump(h);
 			return;
@@ -378,7 +232,7 @@ static void serve(struct http_conn *h)
 		if (used + 3 >= h->in_len) {
 			if (h->in_len == sizeof(h->in)) {
 				h->close_after = true;
-				respond_error(h, 431, false);
+				respond_error(h, 431, false, NULL);
 				h->in_len = 0;
 				pump(h);
 			} else if (h->peer_done) {
@@ -389,12 +243,17 @@ static void serve(struct http_conn *h)
 		used += 4;
 		http_stats.requests++;
 		loop_timer_start(&h->idle, "http idle", config->idle_ms, idle_fired, h);
-		status = parse_request(h->in, used, &r);
+		status = http_parse_request(h->in, used, &r);
 		h->close_after = h->peer_done;
 		if (status) {
 			/* The framing cannot be trusted after a bad request. */
 			h->close_after = true;
-			respond_error(h, status, false);
+			respond_error(h, status, false, NULL);
+		} else if (r.content_length > config->max_body) {
+			/* GET and HEAD need no body: we would only skip it,
+			 * but not for ever (RFC 9110 §15.5.14). */
+			h->close_after = true;
+			respond_error(h, 413, false, NULL);
 		} else {
 			h->close_after |= !r.keep_alive;
 			answer(h, &r);
@@ -459,6 +318,9 @@ static void on_sent(struct tcp_conn *c)
 {
 	struct http_conn *h = tcp_ctx(c);
 
+	/* A client reading a long response is not idle. */
+	if (h->responding)
+		loop_timer_start(&h->idle, "http idle", config->idle_ms, idle_fired, h);
 	pump(h);
 	if (!h->responding && !h->close_after)
 		serve(h);
@@ -480,12 +342,25 @@ static const struct tcp_ops http_ops = {
 	.closed = on_closed,
 };
 
-/* A connection that sent nothing for idle_ms is closed. */
+/*
+ * A connection that completed no request for idle_ms is closed; if it
+ * is half-way through one (a slow client, or one that stopped), it is
+ * told so first with a 408 (RFC 9110 §15.5.9). The timer starts again
+ * only when a request is complete, so trickling bytes does not keep a
+ * connection alive.
+ */
 static void idle_fired(void *ctx)
 {
 	struct http_conn *h = ctx;
 
 	http_stats.idle_closed++;
+	if (h->in_len && !h->responding) {
+		h->close_after = true;
+		h->in_len = 0;
+		respond_error(h, 408, false, NULL);
+		pump(h);
+		return;
+	}
 	tcp_close(h->tcp);
 }
 

@@ -13,6 +13,7 @@ static const struct http_config course_site = {
 	.index = "/index.html",
 	.max_connections = 48,
 	.idle_ms = 30000,
+	.max_body = 65536,
 };
 
 static int app_start(const struct boot_info *info)

@@ -6,6 +6,7 @@
 #include <fern/boot.h>
 #include <fern/console.h>
 #include <fern/errno.h>
+#include <fern/format.h>
 #include <fern/heap.h>
 #include <fern/init.h>
 #include <fern/layout.h>
@@ -99,6 +100,22 @@ const struct site_file *site_find(const char *path, size_t len)
 			return &files[i];
 	}
 	return NULL;
+}
+
+const char *site_etag(const struct site_file *f, size_t *len)
+{
+	struct site_file *mine = &files[f - files];
+
+	if (!mine->etag[0]) {
+		/* FNV-1a, 32 bits: not for secrets, only to tell versions apart. */
+		uint32_t h = 2166136261U;
+
+		for (size_t i = 0; i < f->len; i++)
+			h = (h ^ f->data[i]) * 16777619U;
+		ksnprintf(mine->etag, sizeof(mine->etag), "\"%zx-%08x\"", f->len, h);
+	}
+	*len = strlen(mine->etag);
+	return mine->etag;
 }
 
 size_t site_count(void)

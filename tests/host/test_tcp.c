@@ -1193,13 +1193,13 @@ static void test_wrap(void)
 static void test_full(void)
 {
 	static struct client cs[64];
-	struct client extra;
+	struct client extra, late;
 	unsigned int opened = 0;
 
 	for (unsigned int i = 0; i < 64; i++)
-		opened += open_conn(&cs[i], 50000 + i, ECHO_PORT, 1000 * i, 8192, i % 2);
-	tap_ok(opened == 64 && conns_open() == 64,
-	       "tcp: 64 connections, half of them established, half half-open (%u)", opened);
+		opened += open_conn(&cs[i], 50000 + i, ECHO_PORT, 1000 * i, 8192, true);
+	tap_ok(opened == 64 && conns_open() == 64 && in_state("ESTABLISHED") == 64,
+	       "tcp: 64 connections established (%u)", opened);
 	mark();
 	seg(&(struct client){ .port = 50064, .lport = ECHO_PORT, .wnd = 8192 }, 1, 0, SYN, NULL, 0);
 	tap_ok(drops_since("tcp-full", DS_QUIET | DS_BUFFERS),
@@ -1207,6 +1207,27 @@ static void test_full(void)
 	for (unsigned int i = 0; i < 64; i++)
 		seg(&cs[i], cs[i].snd, 0, RST, NULL, 0);
 	tap_ok(conns_open() == 0, "tcp: a RST at rcv_nxt ends each of them");
+
+	/* A SYN flood: at most 16 half-open connections, the oldest giving way. */
+	opened = 0;
+	for (unsigned int i = 0; i < 40; i++) {
+		opened += open_conn(&cs[i], 51000 + i, ECHO_PORT, 7 * i, 8192, false);
+		host_now_ms++;
+	}
+	tap_ok(opened == 40 && in_state("SYN-RECEIVED") == 16 && conns_open() == 16,
+	       "tcp: 40 SYNs each get a SYN-ACK, and 16 stay half-open (%u, %u)", opened,
+	       in_state("SYN-RECEIVED"));
+	mark();
+	seg(&cs[0], cs[0].snd, cs[0].rcv, ACK, NULL, 0);
+	tap_ok(one_seg(&cs[0], RST, cs[0].rcv, 0, 0),
+	       "tcp: the oldest was forgotten: its ACK gets a RST");
+	tap_ok(open_conn(&late, 52000, ECHO_PORT, 99, 8192, true) &&
+	       in_state("ESTABLISHED") == 1,
+	       "tcp: a real client's handshake during the flood completes");
+	seg(&late, late.snd, 0, RST, NULL, 0);
+	for (unsigned int i = 24; i < 40; i++)
+		seg(&cs[i], cs[i].snd, 0, RST, NULL, 0);
+	tap_ok(conns_open() == 0, "tcp: the half-open ones end with a RST at rcv_nxt");
 	tap_ok(open_conn(&extra, 50064, ECHO_PORT, 1, 8192, false),
 	       "tcp: then a SYN gets its SYN-ACK again");
 	seg(&extra, extra.snd, 0, RST, NULL, 0);

@@ -1,8 +1,3 @@
-# DRAFT (not built yet): rename to 08-unikernel.mk once lab 8, post 8 and
-# the README rows exist. Until then `make CHAPTER=8` cannot be built, and
-# CI does not run chapter 8's tests; to try it:
-#   cp chapters/08-unikernel.mk.draft chapters/08-unikernel.mk
-#   make CHAPTER=8 && python3 tests/grade.py --lab 8
 # Chapter 8 — unikernel: TCP, and the HTTP server that serves the course
 # (the posts, labs and guides, rendered at build time by tools/site.py and
 # loaded by GRUB as a Multiboot2 module), configured in C (src/app/main.c).
@@ -13,9 +8,16 @@ ch8.srcs := \
 	src/net/tcp.c \
 	src/net/tcp_echo.c \
 	src/app/site.c \
+	src/app/http_parse.c \
 	src/app/http.c \
+	src/app/http_test.c \
 	src/app/main.c
-ch8.tests := tests/ch08_unikernel.py tests/host/test_tcp.c tests/host/tcp_host.c
+ch8.tests := \
+	tests/ch08_unikernel.py \
+	tests/fernlab/tcp_peer.py \
+	tests/host/test_tcp.c \
+	tests/host/tcp_host.c \
+	tests/host/test_http.c
 ch8.files := tools/site.py
 ch8.blog := blog/08-unikernel.md
 ch8.lab := labs/lab8

@@ -14,10 +14,9 @@ ch8.srcs := \
 	src/app/main.c
 ch8.tests := \
 	tests/ch08_unikernel.py \
-	tests/fernlab/tcp_peer.py \
 	tests/host/test_tcp.c \
 	tests/host/tcp_host.c \
 	tests/host/test_http.c
-ch8.files := tools/site.py
+ch8.files := tools/site.py tests/fernlab/tcp_peer.py
 ch8.blog := blog/08-unikernel.md
 ch8.lab := labs/lab8

@@ -54,11 +54,13 @@
 /*
  * At most this many connections are half-open (SYN-RECEIVED) at once; a
  * SYN beyond it takes the place of the oldest (RFC 4987 §3.4's "oldest
- * half-open"). A flood of SYNs from forged addresses then fills a quarter
- * of the table, never all of it, and a real client's handshake, which
- * completes in one round trip, is not pushed out by it.
+ * half-open"). A flood of SYNs from forged addresses then fills half of
+ * the table, never all of it, and a real client's handshake, which
+ * completes in one round trip, is not pushed out by it. It must not be
+ * small either: a browser or QEMU's user networking opens a burst of
+ * connections at once, and one pushed out before its ACK came is lost.
  */
-#define TCP_BACKLOG	16
+#define TCP_BACKLOG	32
 /*
  * TIME-WAIT lasts 2 MSL, four minutes in RFC 9293. fern keeps 2 s: its
  * initial sequence numbers change with time (RFC 6528), and a slot in

@@ -1208,14 +1208,14 @@ static void test_full(void)
 		seg(&cs[i], cs[i].snd, 0, RST, NULL, 0);
 	tap_ok(conns_open() == 0, "tcp: a RST at rcv_nxt ends each of them");
 
-	/* A SYN flood: at most 16 half-open connections, the oldest giving way. */
+	/* A SYN flood: at most 32 half-open connections, the oldest giving way. */
 	opened = 0;
-	for (unsigned int i = 0; i < 40; i++) {
+	for (unsigned int i = 0; i < 50; i++) {
 		opened += open_conn(&cs[i], 51000 + i, ECHO_PORT, 7 * i, 8192, false);
 		host_now_ms++;
 	}
-	tap_ok(opened == 40 && in_state("SYN-RECEIVED") == 16 && conns_open() == 16,
-	       "tcp: 40 SYNs each get a SYN-ACK, and 16 stay half-open (%u, %u)", opened,
+	tap_ok(opened == 50 && in_state("SYN-RECEIVED") == 32 && conns_open() == 32,
+	       "tcp: 50 SYNs each get a SYN-ACK, and 32 stay half-open (%u, %u)", opened,
 	       in_state("SYN-RECEIVED"));
 	mark();
 	seg(&cs[0], cs[0].snd, cs[0].rcv, ACK, NULL, 0);
@@ -1225,7 +1225,7 @@ static void test_full(void)
 	       in_state("ESTABLISHED") == 1,
 	       "tcp: a real client's handshake during the flood completes");
 	seg(&late, late.snd, 0, RST, NULL, 0);
-	for (unsigned int i = 24; i < 40; i++)
+	for (unsigned int i = 18; i < 50; i++)
 		seg(&cs[i], cs[i].snd, 0, RST, NULL, 0);
 	tap_ok(conns_open() == 0, "tcp: the half-open ones end with a RST at rcv_nxt");
 	tap_ok(open_conn(&extra, 50064, ECHO_PORT, 1, 8192, false),

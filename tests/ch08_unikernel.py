@@ -31,6 +31,7 @@ import tempfile
 import time
 
 from fernlab import Boot, test
+from fernlab.grader import Fail
 from fernlab.ktap import ktap_tests
 from fernlab.peer import Guest, Peer, ip, mac
 from fernlab.qemu import Machine, timeout_scale
@@ -87,7 +88,25 @@ class Server:
         self.m.__enter__()
         if not self.m.wait(r"^fern> ", timeout=20):
             raise RuntimeError("no shell prompt (%s)" % self.m.outcome())
+        self.probe(self.port, b"GET / HTTP/1.0\r\n\r\n", "HTTP on port 80")
         return self
+
+    def probe(self, port, data, what):
+        """Fail at once, not after every timeout of a test, if nothing
+        answers `data` on `port` within a few seconds."""
+        s = socket.create_connection(("127.0.0.1", port), timeout=4 * timeout_scale())
+        try:
+            s.sendall(data)
+            got = s.recv(1)
+        except OSError:
+            got = b""
+        finally:
+            s.close()
+        if not got:
+            raise Fail("the kernel does not answer %s: no byte came back within %d s (QEMU's "
+                       "user networking accepts a connection for the guest, so a handshake "
+                       "that never completes looks like this; see the boot's log)"
+                       % (what, 4 * timeout_scale()))
 
     def __exit__(self, *exc):
         return self.m.__exit__(*exc)
@@ -283,6 +302,7 @@ def pipelining(t):
 @test("tcp: a megabyte through the TCP echo service comes back intact", points=6)
 def tcp_echo(t):
     with Server(t) as srv:
+        srv.probe(srv.echo_port, b"x", "TCP echo on port 7")
         data = os.urandom(1 << 20)
         s = socket.create_connection(("127.0.0.1", srv.echo_port), timeout=10 * timeout_scale())
         got = bytearray()
@@ -537,6 +557,9 @@ def handshake(t):
     again = slow.expect(lambda x: x.flags & SYN, timeout=4)
     t.check(s is not None and again is not None and again.seq == s.seq,
             "a SYN-ACK that is not acknowledged is sent again, with the same ISN (%r)" % again)
+    t.check(s is not None and abs((s.seq - c.iss + 2**31) % 2**32 - 2**31) > 1 << 16,
+            "two connections' ISNs are not close together (%s and %s: RFC 6528)"
+            % (c.iss, s and s.seq))
     slow.send(RST, seq=(slow.snd + 1) % 2**32)
 
     small = client()

@@ -234,6 +234,13 @@ class Grading:
             reason = str(e)
         except HarnessError as e:
             reason = str(e)
+        except TimeoutError as e:
+            # A socket wait of the test ran out: the kernel did not answer.
+            reason = ("no answer from the kernel on the network in time (%s); with QEMU's user "
+                      "networking a connection is accepted before the kernel sees it, so this "
+                      "is also what a handshake that never completes looks like" % (e or "timed out"))
+        except ConnectionError as e:
+            reason = "the kernel's end of a connection failed: %s: %s" % (type(e).__name__, e)
         except Exception as e:  # a bug in a test: one line, not a traceback
             reason = "harness error in the test: %s: %s" % (type(e).__name__, e)
             if os.environ.get("FERN_DEBUG"):

@@ -231,6 +231,7 @@ MALFORMED = [
     ("a Content-Length that is not a number",
      b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", 400, True),
     ("a bare LF request line", b"GET / HTTP/1.1\nHost: x\n\n", 400, True),
+    ("a bare CR after the request line", b"GET / HTTP/1.0\rXX: y\r\n\r\n", 400, True),
     ("a request line with three spaces", b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, True),
     ("Transfer-Encoding", b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
      501, True),

@@ -118,6 +118,7 @@ KTEST(http, "the request line's three parts are checked, and the version decides
 		{ "GET \x7f HTTP/1.1\r\nHost: x\r\n\r\n", 400 },	/* not visible ASCII */
 		{ "GET / HTTP/1.1\nHost: x\r\n\r\n", 400 },	/* a bare LF */
 		{ "GET / HTTP/1.1\rHost: x\r\n\r\n", 400 },	/* a bare CR */
+		{ "GET / HTTP/1.0\rXX: y\r\n\r\n", 400 },	/* ... that must not end the line */
 		{ "GET / http/1.1\r\nHost: x\r\n\r\n", 400 },	/* the name is case-sensitive */
 		{ "GET / HTTP/1.10\r\nHost: x\r\n\r\n", 400 },
 		{ "GET / HTTP/1\r\nHost: x\r\n\r\n", 400 },

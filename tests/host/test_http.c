@@ -60,6 +60,7 @@ static const struct {
 	{ "HTTP/1.9 is HTTP/1", "GET / HTTP/1.9\r\nHost: x\r\n\r\n", 0 },
 	{ "a bare LF after the request line", "GET / HTTP/1.1\nHost: x\r\n\r\n", 400 },
 	{ "a bare CR after the request line", "GET / HTTP/1.1\rHost: x\r\n\r\n", 400 },
+	{ "a bare CR is not a line end", "GET / HTTP/1.0\rXX: y\r\n\r\n", 400 },
 	{ "whitespace before a colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400 },
 	{ "a folded line", "GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n\tc\r\n\r\n", 400 },
 	{ "a line with no colon", "GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400 },

@@ -45,6 +45,7 @@ struct http_conn {
 	bool responding;		/* a response is not yet all queued */
 	bool close_after;		/* close once it is */
 	bool peer_done;			/* the client sent its FIN */
+	bool counted;			/* in open_conns: not yet closed by us or by TCP */
 	struct loop_timer idle;
 };
 
@@ -55,6 +56,22 @@ static unsigned int open_conns;
 
 static void pump(struct http_conn *h);
 static void serve(struct http_conn *h);
+
+/*
+ * Close our end. The connection stops counting against max_connections
+ * now, not when TCP is done with it: its closing handshake may take a
+ * round trip or a retransmission, and a busy server's slots would fill
+ * with connections that are only saying goodbye.
+ */
+static void http_close(struct http_conn *h)
+{
+	if (h->counted) {
+		h->counted = false;
+		open_conns--;
+	}
+	tcp_close(h->tcp);
+}
+
 static void idle_fired(void *ctx);
 
 /* ---- responding ---------------------------------------------------------- */
@@ -236,7 +253,7 @@ static void serve(struct http_conn *h)
 				h->in_len = 0;
 				pump(h);
 			} else if (h->peer_done) {
-				tcp_close(h->tcp);
+				http_close(h);
 			}
 			return;
 		}
@@ -292,7 +309,7 @@ static void pump(struct http_conn *h)
 	}
 	h->responding = false;
 	if (h->close_after)
-		tcp_close(h->tcp);
+		http_close(h);
 }
 
 /* ---- the connection's events ------------------------------------------- */
@@ -332,7 +349,8 @@ static void on_closed(struct tcp_conn *c, int err)
 
 	(void)err;
 	loop_timer_stop(&h->idle);
-	open_conns--;
+	if (h->counted)
+		open_conns--;
 	kfree(h);
 }
 
@@ -361,7 +379,7 @@ static void idle_fired(void *ctx)
 		pump(h);
 		return;
 	}
-	tcp_close(h->tcp);
+	http_close(h);
 }
 
 static int on_accept(struct tcp_listener *l, struct tcp_conn *c)
@@ -379,6 +397,7 @@ static int on_accept(struct tcp_listener *l, struct tcp_conn *c)
 		return -ENOMEM;
 	}
 	h->tcp = c;
+	h->counted = true;
 	open_conns++;
 	http_stats.connections++;
 	tcp_set_ops(c, &http_ops, h);

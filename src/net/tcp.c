@@ -646,6 +646,21 @@ static void conn_input(struct tcp_conn *c, const struct segment *s)
 	/* First, the sequence number: is any of the segment in our window? */
 	if (!acceptable(c, seq, (uint32_t)len + ((s->flags & TCP_FIN) ? 1 : 0))) {
 		tcp_stats.drops[TCP_DROP_OUT_OF_WINDOW]++;
+		/*
+		 * A segment that ends exactly at rcv_nxt is old (a FIN sent
+		 * again because our ACK of it crossed it), but its ACK may be
+		 * news: in a close from both ends, libslirp acknowledges our
+		 * FIN on its FIN sent again. Take that ACK, as Linux does,
+		 * rather than leave the close to our retransmission timer.
+		 */
+		if ((s->flags & (TCP_ACK | TCP_RST | TCP_SYN)) == TCP_ACK &&
+		    seq + (uint32_t)len + ((s->flags & TCP_FIN) ? 1 : 0) == c->rcv_nxt &&
+		    c->state != TCP_SYN_RECEIVED && SEQ_LT(c->snd_una, s->ack) &&
+		    SEQ_LEQ(s->ack, c->snd_max)) {
+			acked(c, s->ack);
+			if (c->state == TCP_FREE || c->dead)
+				return;
+		}
 		if (!(s->flags & TCP_RST))
 			send_control(c, TCP_ACK, c->snd_nxt);
 		/* In TIME-WAIT this is the peer's FIN again (its number is

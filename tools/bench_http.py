@@ -1009,6 +1009,9 @@ def end_on_signal(signum, frame):
 
 
 if __name__ == "__main__":
+    # Ctrl-C raises KeyboardInterrupt even when a shell started us in the
+    # background with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, end_on_signal)
     signal.signal(signal.SIGHUP, end_on_signal)
     status = 1

@@ -867,6 +867,7 @@ def print_table(result):
     fs, ls = result["size"]["fern"], result["size"]["linux"]
     rows.append(("kernel file", mib(fs.get("on_iso_bytes")), mib(ls["bzimage_bytes"]),
                  "%.3fx" % ratio(fs.get("on_iso_bytes"), ls["bzimage_bytes"]), ""))
+    rows.append(("  fern's kernel stripped (budget)", mib(fs.get("stripped_bytes")), "-", "-", ""))
     rows.append(("content: site module / initramfs", mib(fs["site_bytes"]),
                  mib(ls["initrd_bytes"]), "%.2fx" % ratio(fs["site_bytes"],
                                                          ls["initrd_bytes"]), ""))

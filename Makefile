@@ -394,6 +394,29 @@ bench-heap:			## the heap's allocations/s and fragmentation in QEMU (BENCH_RUNS=
 	$(Q)$(MAKE) --no-print-directory CHAPTER=$(CHAPTER) iso
 	$(Q)$(PYTHON) tools/bench_heap.py --runs $(BENCH_RUNS) --iso build/ch$(CHAPTER)/fern.iso
 
+# fern's HTTP server against the baseline a reader would pick instead: a
+# stock Debian kernel with a busybox initramfs running busybox httpd on the
+# same page, both under the same QEMU flags (tools/bench_http.py,
+# docs/performance.md). bench-deps downloads the two Debian packages into
+# build/bench-http/ with apt-get download (no root, nothing installed) and
+# unpacks them; once they are there it does nothing. BENCH_RUNS=N sets the
+# boot rounds (default 3 here), BENCH_HTTP_FLAGS passes other options
+# (--duration S, --no-memory; see python3 tools/bench_http.py --help).
+.PHONY: bench-deps bench-http
+bench-deps:			## download and unpack the Linux baseline of make bench-http (build/bench-http/)
+	$(Q)$(PYTHON) tools/bench_http.py --prepare
+
+# It measures the served image, build/fern.iso, of a tree with chapter 8;
+# the checks come before anything is downloaded or built.
+bench-http:			## fern's HTTP against a Linux guest: boot, req/s, p99, memory, size (BENCH_RUNS=N)
+	$(Q)if [ -z "$(SITE_IMAGE)" ]; then \
+		echo "make bench-http: chapter $(CHAPTER) has no HTTP server (chapter 8 has)" >&2; exit 2; fi
+	$(Q)if [ "$(BUILD)" != build ]; then \
+		echo "make bench-http: it measures the served image build/fern.iso; leave out CHAPTER= and KTESTS=" >&2; exit 2; fi
+	$(Q)$(MAKE) --no-print-directory bench-deps iso build/selftest/floor.iso
+	$(Q)$(PYTHON) tools/bench_http.py $(if $(filter command line environment,$(origin \
+		BENCH_RUNS)),--runs $(BENCH_RUNS)) $(BENCH_HTTP_FLAGS)
+
 # ---- the course: snapshots, branches, handouts ------------------------------
 
 DERIVE := $(PYTHON) tools/derive.py

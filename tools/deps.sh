@@ -38,6 +38,8 @@ PACKAGES=(
 	curl            # chapter 8's tests: a real HTTP client
 	wrk             # make bench-http: requests per second and latency
 )
+# make bench-http also needs apt-get and dpkg-deb (make bench-deps fetches
+# its Linux baseline with them); every Debian and Ubuntu system has them.
 
 # The tools that must run, as "command|how to ask its version".
 TOOLS=(

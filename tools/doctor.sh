@@ -8,6 +8,7 @@
 #
 # Exit status: 0 if every required tool is there, 1 otherwise. Tools that
 # only one command needs (doxygen for `make docs`, gdb for `make debug`,
+# apt-get and dpkg-deb for `make bench-deps`,
 # mformat for grub-mkrescue when it builds an EFI image, which the Makefile's
 # BIOS-only `-d` never asks for) are reported, but do not make it fail.
 set -uo pipefail
@@ -265,7 +266,27 @@ else
 	missing gdb gdb "not found; only 'make debug' needs it" optional
 fi
 
+# make bench-http: the Linux baseline is fetched with apt-get download and
+# unpacked with dpkg-deb, as the user running it (no root, nothing
+# installed); tools/bench_http.py writes the initramfs itself, so neither
+# cpio nor kmod is needed. wrk, above, measures both guests.
+if command -v apt-get >/dev/null 2>&1; then
+	found apt-get "$(first_line apt-get --version) (make bench-deps)"
+else
+	missing apt-get apt "not found; only 'make bench-deps' (make bench-http) needs it" optional
+fi
+if command -v dpkg-deb >/dev/null 2>&1; then
+	found dpkg-deb "$(first_line dpkg-deb --version) (make bench-deps)"
+else
+	missing dpkg-deb dpkg "not found; only 'make bench-deps' (make bench-http) needs it" optional
+fi
+
 echo
+if compgen -G "build/bench-http/root/boot/vmlinuz-*" >/dev/null; then
+	echo "note: make bench-http's Linux baseline is downloaded (build/bench-http/)."
+else
+	echo "note: make bench-http's Linux baseline is not downloaded yet: 'make bench-deps' fetches it (27 MB)."
+fi
 echo "note: KVM is not needed: fern runs QEMU with TCG (software emulation)."
 
 # The build needs a few MiB per chapter; warn well before it runs out.

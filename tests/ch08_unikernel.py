@@ -592,7 +592,8 @@ def acceptance(t):
     m = PEER.use(t)
     c = client(isn=0xffffffe7)
     if not c.open():
-        t.fail("the handshake did not complete, so no segment can be tested")
+        t.fail("the handshake did not complete, so no segment can be tested (the answer to "
+               "our SYN: %r)" % c.last)
     data = os.urandom(40)
     t.check(echoes(c, data, "wrap"),
             "40 bytes whose sequence numbers wrap past 2^32 are taken and echoed")
@@ -641,7 +642,8 @@ def blind(t):
     m = PEER.use(t)
     c = client()
     if not c.open():
-        t.fail("the handshake did not complete, so no RST can be tested")
+        t.fail("the handshake did not complete, so no RST can be tested (the answer to our "
+               "SYN: %r)" % c.last)
     PEER.peer.drain()
     c.send(RST, seq=(c.snd + 100) % 2**32)
     a = c.expect(timeout=1.5)
@@ -674,6 +676,8 @@ def blind(t):
     real.reset()
     for f in flood:
         f.send(RST, seq=(f.snd + 1) % 2**32)
+    time.sleep(0.3)
+    PEER.peer.drain()
 
 
 @test("tcp: a segment never acknowledged is sent again after the RTO; a shut window gets a "
@@ -683,7 +687,7 @@ def retransmit(t):
     PEER.use(t)
     c = client()
     if not c.open():
-        t.fail("the handshake did not complete")
+        t.fail("the handshake did not complete (the answer to our SYN: %r)" % c.last)
     data = os.urandom(100)
     c.write(data)
     first = c.expect(lambda s: len(s.data) > 0, timeout=2)
@@ -698,7 +702,7 @@ def retransmit(t):
 
     z = client()
     if not z.open():
-        t.fail("the handshake did not complete")
+        t.fail("the handshake did not complete (the answer to our SYN: %r)" % z.last)
     z.send(ACK, wnd=0)
     z.wnd = 0
     data = os.urandom(50)

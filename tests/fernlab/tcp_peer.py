@@ -107,6 +107,7 @@ class Client:
         self.g, self.sport, self.dport = guest, sport, dport
         self.snd, self.rcv, self.wnd = isn & 0xffffffff, None, wnd
         self.iss = None             # the guest's initial sequence number
+        self.last = None            # the answer to our SYN, for messages
 
     def frame(self, seq, ack, flags, data=b"", options=b"", wnd=None, **tcpopts):
         peer = self.g.peer
@@ -135,15 +136,19 @@ class Client:
     def syn(self, mss=1460, timeout=2.0):
         """Send our SYN; return the SYN-ACK (or whatever came), or None."""
         self.send(SYN, ack=0, options=mss_option(mss) if mss else b"")
-        s = self.expect(timeout=timeout)
+        s = self.last = self.expect(timeout=timeout)
         if s is not None and s.flags & SYN:
             self.iss = s.seq
             self.rcv = (s.seq + 1) & 0xffffffff
         return s
 
-    def open(self, mss=1460, timeout=2.0):
-        """The three-way handshake; True if it completed."""
-        s = self.syn(mss, timeout)
+    def open(self, mss=1460, timeout=2.0, tries=2):
+        """The three-way handshake; True if it completed. Like a real
+        client, send the SYN again if no answer comes (`tries` in all)."""
+        for _ in range(tries):
+            s = self.syn(mss, timeout)
+            if s is not None:
+                break
         if s is None or s.flags != SYN | ACK or s.ack != (self.snd + 1) & 0xffffffff:
             return False
         self.snd = (self.snd + 1) & 0xffffffff

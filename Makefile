@@ -404,6 +404,8 @@ bench-heap:			## the heap's allocations/s and fragmentation in QEMU (BENCH_RUNS=
 # (--duration S, --no-memory; see python3 tools/bench_http.py --help).
 .PHONY: bench-deps bench-http
 bench-deps:			## download and unpack the Linux baseline of make bench-http (build/bench-http/)
+	$(Q)if [ ! -f tools/bench_http.py ]; then \
+		echo "make bench-deps: this tree has no HTTP server yet (chapter 8)" >&2; exit 2; fi
 	$(Q)$(PYTHON) tools/bench_http.py --prepare
 
 # It measures the served image, build/fern.iso, of a tree with chapter 8;

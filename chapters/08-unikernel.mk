@@ -17,6 +17,6 @@ ch8.tests := \
 	tests/host/test_tcp.c \
 	tests/host/tcp_host.c \
 	tests/host/test_http.c
-ch8.files := tools/site.py tests/fernlab/tcp_peer.py docs/unikernel.md
+ch8.files := tools/site.py tools/bench_http.py tests/fernlab/tcp_peer.py docs/unikernel.md
 ch8.blog := blog/08-unikernel.md
 ch8.lab := labs/lab8

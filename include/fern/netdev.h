@@ -29,13 +29,20 @@ struct netdev {
 	uint8_t mac[ETH_ADDR_LEN];	/**< its own address */
 	uint16_t mtu;			/**< the largest IP packet: 1500 */
 	/**
+	 * Send frames shorter than Ethernet's 60 bytes as they are, as
+	 * Linux's virtio-net driver does (boot option eth_pad=0): a
+	 * virtual card has no wire to pad for, and some software backends
+	 * take a padded frame's length for its packet's.
+	 */
+	bool no_pad;
+	/**
 	 * Start receiving: from now on frames go to @c input. 0, or a
 	 * negative error number.
 	 */
 	int (*open)(struct netdev *dev);
 	/**
 	 * Send the Ethernet frame in @p p (destination address first, no
-	 * FCS; shorter than 60 bytes is padded by the driver). The driver owns
+	 * FCS; shorter than 60 bytes is padded by the driver unless @c no_pad). The driver owns
 	 * @p p from here: it frees it once the device is done with it, or at
 	 * once on an error. 0, or -ENOSPC if the device's queue is full.
 	 */

@@ -88,6 +88,14 @@ struct tcp_ops {
 	/** The client acknowledged data: tcp_send() has room again. Optional. */
 	void (*sent)(struct tcp_conn *c);
 	/**
+	 * How many more bytes recv() can take now. TCP advertises no larger
+	 * window and delivers no more (the client sends the rest again), and
+	 * tells the client when the room grows, after a callback made it
+	 * grow. Optional: without it the window is always 8 KiB, and recv()
+	 * must take every byte it is given.
+	 */
+	size_t (*room)(const struct tcp_conn *c);
+	/**
 	 * The connection is over for the application: @p err 0 (closed by
 	 * both sides), -ECONNRESET or -ETIMEDOUT. @p c is not valid after.
 	 */

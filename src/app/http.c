@@ -331,6 +331,22 @@ static void on_recv(struct tcp_conn *c, const uint8_t *data, size_t len)
 	serve(h);
 }
 
+/*
+ * While a response goes out, requests that come after it wait in the
+ * buffer, and the window is the room left there: a client that
+ * pipelines more than the buffer holds is slowed down, not cut off.
+ * Otherwise the buffer holds at most the start of one request, and the
+ * window stays whole: a sender may wait for a window of a whole segment
+ * before it sends (RFC 9293 §3.8.6.2.1), and a header section that
+ * fills the buffer is a 431 however the rest arrives.
+ */
+static size_t on_room(const struct tcp_conn *c)
+{
+	const struct http_conn *h = tcp_ctx(c);
+
+	return h->responding ? sizeof(h->in) - h->in_len : sizeof(h->in);
+}
+
 static void on_sent(struct tcp_conn *c)
 {
 	struct http_conn *h = tcp_ctx(c);
@@ -357,6 +373,7 @@ static void on_closed(struct tcp_conn *c, int err)
 static const struct tcp_ops http_ops = {
 	.recv = on_recv,
 	.sent = on_sent,
+	.room = on_room,
 	.closed = on_closed,
 };
 

@@ -188,7 +188,7 @@ static int vnet_transmit(struct netdev *dev, struct pbuf *p)
 		pbuf_free(p);
 		return -EINVAL;
 	}
-	if (p->len < ETH_FRAME_MIN) {
+	if (p->len < ETH_FRAME_MIN && !dev->no_pad) {
 		size_t pad = ETH_FRAME_MIN - p->len;
 
 		memset(pbuf_put(p, pad), 0, pad);

@@ -147,6 +147,8 @@ static int net_start(const struct boot_info *info)
 	netif.dev = dev;
 	memcpy(netif.mac, dev->mac, ETH_ADDR_LEN);
 	dev->input = ether_input;
+	if (cmdline_is(info->cmdline, "eth_pad", "0"))
+		dev->no_pad = true;
 	err = dev->open(dev);
 	if (err) {
 		kprintf("net: error: %s did not open (%d)\n", dev->name, err);

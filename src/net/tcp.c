@@ -97,8 +97,9 @@ struct tcp_conn {
 	size_t head, len;		/* the bytes from snd_una on: buf[head], len of them */
 	bool fin_queued, fin_sent;	/* tcp_close() was called; the FIN is out */
 	/* Receiving: rcv_nxt is the next byte expected, rcv_acked the
-	 * last acknowledgment number sent. */
-	uint32_t rcv_nxt, rcv_acked;
+	 * last acknowledgment number sent, rcv_wnd_sent the window it
+	 * carried. */
+	uint32_t rcv_nxt, rcv_acked, rcv_wnd_sent;
 	/* Congestion control (RFC 5681) and the timer (RFC 6298). */
 	uint32_t cwnd, ssthresh;
 	unsigned int dupacks;
@@ -142,6 +143,22 @@ static void tcp_drop(struct pbuf *p, enum tcp_drop why)
 static void conn_timer(void *ctx);
 static void output(struct tcp_conn *c, bool force);
 
+/*
+ * The receive window: TCP_WINDOW, or less if the application says it
+ * has less room (ops->room). Data is handed up as it arrives, so the
+ * window is what the application can still take, never a buffer of
+ * TCP's own.
+ */
+static uint32_t rcv_window(const struct tcp_conn *c)
+{
+	size_t room;
+
+	if (!c->ops || !c->ops->room)
+		return TCP_WINDOW;
+	room = c->ops->room(c);
+	return room < TCP_WINDOW ? (uint32_t)room : TCP_WINDOW;
+}
+
 /* ---- the pieces of a segment ------------------------------------------ */
 
 /*
@@ -167,7 +184,7 @@ static void send_segment(struct tcp_conn *c, uint32_t raddr, uint16_t rport, uin
 	put32(t + 8, ack);
 	t[12] = (uint8_t)(hlen / 4 << 4);
 	t[13] = flags;
-	put16(t + 14, c ? TCP_WINDOW : 0);
+	put16(t + 14, c ? rcv_window(c) : 0);
 	put16(t + 16, 0);
 	put16(t + 18, 0);
 	if (flags & TCP_SYN) {
@@ -181,8 +198,10 @@ static void send_segment(struct tcp_conn *c, uint32_t raddr, uint16_t rport, uin
 								   hlen + len),
 						   t, hlen + len)));
 	tcp_stats.tx++;
-	if (c && (flags & TCP_ACK))
+	if (c && (flags & TCP_ACK)) {
 		c->rcv_acked = ack;
+		c->rcv_wnd_sent = rcv_window(c);
+	}
 	if (flags & TCP_RST)
 		tcp_stats.resets_sent++;
 	ipv4_output(p, raddr, IP_PROTO_TCP);
@@ -628,6 +647,23 @@ static bool acceptable(const struct tcp_conn *c, uint32_t seq, uint32_t n)
 	/* LAB 8 END */
 }
 
+/*
+ * Whether the window grew enough since it was last advertised that the
+ * client should hear of it: from zero, or by a segment's worth (the
+ * receiver's side of silly window avoidance, RFC 9293 §3.8.6.2.2).
+ */
+static bool window_opened(const struct tcp_conn *c)
+{
+	uint32_t now = rcv_window(c);
+
+	if (c->state != TCP_ESTABLISHED && c->state != TCP_FIN_WAIT_1 &&
+	    c->state != TCP_FIN_WAIT_2)
+		return false;
+	return now > c->rcv_wnd_sent &&
+	       (c->rcv_wnd_sent == 0 || now - c->rcv_wnd_sent >= c->mss ||
+		now - c->rcv_wnd_sent >= TCP_WINDOW / 2);
+}
+
 /* A segment for connection @c (RFC 9293 §3.10.7.4). */
 static void conn_input(struct tcp_conn *c, const struct segment *s)
 {
@@ -769,8 +805,8 @@ static void conn_input(struct tcp_conn *c, const struct segment *s)
 		}
 		data += c->rcv_nxt - seq;
 		len -= c->rcv_nxt - seq;
-		if (len > TCP_WINDOW) {
-			len = TCP_WINDOW;	/* the rest is past the window, FIN too */
+		if (len > rcv_window(c)) {
+			len = rcv_window(c);	/* the rest is past the window, FIN too */
 			cut = true;
 		}
 		seq = c->rcv_nxt;
@@ -813,6 +849,8 @@ static void conn_input(struct tcp_conn *c, const struct segment *s)
 	output(c, false);
 	if (ack_now && c->rcv_acked != c->rcv_nxt)
 		send_control(c, TCP_ACK, c->snd_nxt);
+	else if (window_opened(c))
+		send_control(c, TCP_ACK, c->snd_nxt);	/* a window update */
 }
 
 static void tcp_input(struct pbuf *p, uint32_t src, uint32_t dst, uint8_t ttl)

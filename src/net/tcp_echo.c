@@ -2,7 +2,9 @@
  * The TCP echo service (RFC 862, port 7): every byte that arrives goes
  * back, and the connection closes when the client's does. Its only job is
  * to let tests and readers talk TCP to the kernel before the HTTP server
- * exists; it keeps nothing but what the send buffer could not take.
+ * exists. It keeps nothing of its own: the window it offers is the room
+ * in its send buffer, so a client that sends without reading is slowed
+ * down, and loses nothing.
  */
 #include <fern/boot.h>
 #include <fern/console.h>
@@ -16,9 +18,14 @@ static void echo_recv(struct tcp_conn *c, const uint8_t *data, size_t len)
 		tcp_close(c);
 		return;
 	}
-	/* What the send buffer cannot take is lost; the buffer (8 KiB) is
-	 * larger than the window the client may send into (8 KiB). */
+	/* TCP gives no more than room() said, so the send buffer takes it all. */
 	tcp_send(c, data, len);
+}
+
+/* The echo can take what its send buffer can: the window follows it. */
+static size_t echo_room(const struct tcp_conn *c)
+{
+	return tcp_send_space(c);
 }
 
 static void echo_closed(struct tcp_conn *c, int err)
@@ -29,6 +36,7 @@ static void echo_closed(struct tcp_conn *c, int err)
 
 static const struct tcp_ops echo_ops = {
 	.recv = echo_recv,
+	.room = echo_room,
 	.closed = echo_closed,
 };
 

@@ -1210,6 +1210,73 @@ static void test_wrap(void)
 	tap_ok(conns_open() == 0, "tcp: ... all the way");
 }
 
+/*
+ * A client that sends without reading: the echo's send buffer fills with
+ * what the client has not acknowledged, and the window follows it down to
+ * zero, so that nothing is accepted that the echo could not send back.
+ * When the client acknowledges, the window opens again and says so.
+ */
+static void test_echo_window(void)
+{
+	static uint8_t chunk[1024], back[3 * 8192];
+	struct client c;
+	size_t got = 0, sent_bytes = 0;
+	unsigned int last_wnd = 8192;
+	struct tseg s;
+
+	if (!tap_ok(open_conn(&c, 43500, ECHO_PORT, 777, 8192, true),
+		    "tcp: an echo connection for a client that does not read"))
+		return;
+	c.wnd = 65535;	/* the client's window: the echo may send all it has */
+	/* 16 KiB in 1 KiB segments, never acknowledging the echo. */
+	for (unsigned int i = 0; i < 16; i++) {
+		pattern(chunk, sizeof(chunk), sent_bytes);
+		mark();
+		seg(&c, c.snd, c.rcv, ACK | PSH, chunk, sizeof(chunk));
+		for (unsigned int f = 0; f < host_frame_count; f++) {
+			s = sent(f);
+			if (s.tcp && (s.flags & ACK) && s.ack == c.snd + sizeof(chunk))
+				last_wnd = s.wnd;
+		}
+		/* What fern took: the ACK of the last frame says. */
+		s = sent(host_frame_count - 1);
+		if (s.ack == c.snd + sizeof(chunk)) {
+			c.snd += sizeof(chunk);
+			sent_bytes += sizeof(chunk);
+		}
+		for (unsigned int f = 0; f < host_frame_count; f++) {
+			s = sent(f);
+			if (s.len && s.seq == c.rcv + got && got + s.len <= sizeof(back)) {
+				memcpy(back + got, s.data, s.len);
+				got += s.len;
+			}
+		}
+	}
+	tap_ok(sent_bytes == 8192 && last_wnd == 0,
+	       "tcp: with nothing acknowledged the echo takes 8192 bytes and then offers window 0 "
+	       "(took %zu, last window %u)", sent_bytes, last_wnd);
+	/* Now the client reads: it acknowledges what came back. */
+	mark();
+	seg(&c, c.snd, c.rcv + (uint32_t)got, ACK, NULL, 0);
+	c.rcv += (uint32_t)got;
+	s = sent(host_frame_count ? host_frame_count - 1 : 0);
+	tap_ok(host_frame_count >= 1 && s.wnd >= 1024,
+	       "tcp: the client's ACK opens the window again, and fern says so (window %u)", s.wnd);
+	for (unsigned int f = 0; f < host_frame_count; f++) {
+		s = sent(f);
+		if (s.len && s.seq == c.rcv && got + s.len <= sizeof(back)) {
+			memcpy(back + got, s.data, s.len);
+			got += s.len;
+			c.rcv += (uint32_t)s.len;
+		}
+	}
+	pattern(chunk, sizeof(chunk), 0);
+	tap_ok(got >= 1024 && memcmp(back, chunk, 1024) == 0,
+	       "tcp: and the bytes that came back are the first ones sent, in order (%zu)", got);
+	seg(&c, c.snd, 0, RST, NULL, 0);
+	tap_ok(conns_open() == 0, "tcp: the connection ends with a RST");
+}
+
 /* ==== the connection table ==== */
 
 static void test_full(void)
@@ -1271,6 +1338,7 @@ int main(void)
 	test_late_ack();
 	test_syn_ack_retransmission();
 	test_wrap();
+	test_echo_window();
 	test_full();
 	tap_ok(conns_open() == 0, "tcp: at the end no connection is left");
 	tap_ok(pbuf_available() == PBUF_COUNT, "tcp: at the end every packet buffer is back "

@@ -21,7 +21,7 @@
  *   application (closed by both sides, reset, or timed out); after it
  *   the connection must not be used.
  *
- * What is not there, and why, is in docs/network.md: no active open
+ * What is not there, and why, is in docs/unikernel.md: no active open
  * (connect) yet, no window scaling, no SACK, no timestamps, no urgent
  * data; out-of-order segments are dropped (and acknowledged) rather than
  * queued, so a lost segment costs a retransmission.

@@ -441,8 +441,9 @@ static int cmd_httpstat(int argc, char **argv)
 	(void)argv;
 	kprintf("http connections %lu open %u refused %lu idle-closed %lu\n",
 		http_stats.connections, open_conns, http_stats.refused, http_stats.idle_closed);
-	kprintf("http requests %lu 2xx %lu 4xx %lu 5xx %lu bytes %lu\n", http_stats.requests,
-		http_stats.status[2], http_stats.status[4], http_stats.status[5], http_stats.bytes);
+	kprintf("http requests %lu 2xx %lu 3xx %lu 4xx %lu 5xx %lu bytes %lu\n",
+		http_stats.requests, http_stats.status[2], http_stats.status[3],
+		http_stats.status[4], http_stats.status[5], http_stats.bytes);
 	return 0;
 }
 KCMD(httpstat, "show the HTTP server's counters", cmd_httpstat);

@@ -26,6 +26,7 @@
 #include <fern/loop.h>
 #include <fern/net.h>
 #include <fern/pbuf.h>
+#include <fern/rng.h>
 #include <fern/string.h>
 #include <fern/tcp.h>
 
@@ -230,6 +231,24 @@ static uint32_t initial_seq(uint32_t raddr, uint16_t rport, uint16_t lport)
 	x *= 0x94d049bb133111ebUL;
 	x ^= x >> 31;
 	return (uint32_t)x + (uint32_t)(loop_now_ms() * 250);
+}
+
+/*
+ * The ISNs' secret, from chapter 6's random source (virtio-rng, RDRAND,
+ * or at worst the TSC, which the boot's "rng: source" line calls weak).
+ * It is taken when the first port is listened on, at boot, not in the
+ * middle of a packet: a virtio-rng request waits for the device.
+ */
+static void isn_seed(void)
+{
+	rng_fill(&isn_secret, sizeof(isn_secret));
+	if (!isn_secret) {
+		struct loop_stamp st;
+
+		loop_stamp(&st);
+		isn_secret = st.tsc * 0x9e3779b97f4a7c15UL;
+	}
+	isn_secret |= 1;
 }
 
 static struct tcp_conn *lookup(uint32_t raddr, uint16_t rport, uint16_t lport)
@@ -506,12 +525,8 @@ static void passive_open(struct tcp_listener *l, const struct segment *s, uint32
 		tcp_stats.drops[TCP_DROP_FULL]++;
 		return;
 	}
-	if (!isn_secret) {
-		struct loop_stamp st;
-
-		loop_stamp(&st);
-		isn_secret = st.tsc * 0x9e3779b97f4a7c15UL | 1;
-	}
+	if (!isn_secret)
+		isn_seed();
 	c->state = TCP_SYN_RECEIVED;
 	c->raddr = src;
 	c->rport = s->sport;
@@ -927,6 +942,8 @@ int tcp_listen(struct tcp_listener *l, uint16_t port,
 		if (o->port == port)
 			return -EEXIST;
 	}
+	if (!isn_secret)
+		isn_seed();
 	l->port = port;
 	l->accept = accept;
 	l->ctx = ctx;

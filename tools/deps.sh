@@ -36,6 +36,7 @@ PACKAGES=(
 	cmark-gfm       # chapter 8: the posts rendered to HTML for the site the kernel serves
 	python3-h11     # chapter 8's tests: an HTTP/1.1 parser that is not fern's
 	curl            # chapter 8's tests: a real HTTP client
+	passt           # chapter 8's tests: the host's own TCP, carried to the guest as frames
 	wrk             # make bench-http: requests per second and latency
 )
 # make bench-http also needs apt-get and dpkg-deb (make bench-deps fetches
@@ -58,6 +59,7 @@ TOOLS=(
 	"unifdef|unifdef -V"
 	"cmark-gfm|cmark-gfm --version"
 	"curl|curl --version"
+	"passt|passt --version"
 )
 
 # GRUB's BIOS platform files. An EFI machine may have grub-mkrescue

@@ -162,6 +162,10 @@ manual_instructions() {
 main() {
 	local missing self
 
+	if [[ $# -gt 1 || ( $# -eq 1 && $1 != --check ) ]]; then
+		echo "usage: tools/deps.sh [--check]   (install what fern needs; --check only reports)" >&2
+		return 2
+	fi
 	missing=$(what_is_missing)
 	if [[ -z $missing ]]; then
 		echo "deps: everything fern needs is installed ('make doctor' shows the versions)"

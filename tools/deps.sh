@@ -37,6 +37,7 @@ PACKAGES=(
 	python3-h11     # chapter 8's tests: an HTTP/1.1 parser that is not fern's
 	curl            # chapter 8's tests: a real HTTP client
 	wrk             # make bench-http: requests per second and latency
+	clang           # make fuzz: libFuzzer (Debian's clang ships it) with ASan and UBSan
 )
 
 # The tools that must run, as "command|how to ask its version".
@@ -56,6 +57,7 @@ TOOLS=(
 	"unifdef|unifdef -V"
 	"cmark-gfm|cmark-gfm --version"
 	"curl|curl --version"
+	"clang|clang --version"
 )
 
 # GRUB's BIOS platform files. An EFI machine may have grub-mkrescue

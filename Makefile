@@ -385,34 +385,35 @@ FUZZ_BUILD = $(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@
 build/fuzz/frame: tests/fuzz/fuzz_frame.c tests/fuzz/reset_tcp.c $(FUZZ_STACK) src/net/tcp_echo.c \
 		src/app/http.c src/app/http_parse.c src/app/site.c src/app/main.c \
 		src/net/arp.c src/net/dhcp.c src/net/tcp.c $(FUZZ_FAKES) tests/host/tcp_host.c \
-		$(FUZZ_HDRS) build/fuzz/.clang
+		$(FUZZ_HDRS) | fuzz-clang
 	$(FUZZ_BUILD) -include tests/host/net_host.h tests/fuzz/fuzz_frame.c tests/fuzz/reset_tcp.c \
 		$(FUZZ_STACK) src/net/tcp_echo.c src/app/http.c src/app/http_parse.c src/app/site.c \
 		src/app/main.c tests/host/net_host.c tests/host/tcp_host.c
 build/fuzz/dhcp: tests/fuzz/fuzz_dhcp.c $(FUZZ_STACK) src/net/arp.c src/net/dhcp.c $(FUZZ_FAKES) \
-		$(FUZZ_HDRS) build/fuzz/.clang
+		$(FUZZ_HDRS) | fuzz-clang
 	$(FUZZ_BUILD) -include tests/host/net_host.h tests/fuzz/fuzz_dhcp.c $(FUZZ_STACK) \
 		tests/host/net_host.c
 build/fuzz/site: tests/fuzz/fuzz_site.c src/app/site.c $(FUZZ_FAKES) tests/host/tcp_host.c \
-		$(FUZZ_HDRS) build/fuzz/.clang
+		$(FUZZ_HDRS) | fuzz-clang
 	$(FUZZ_BUILD) -include tests/host/net_host.h tests/fuzz/fuzz_site.c src/app/site.c \
 		$(FUZZ_FAKES) tests/host/tcp_host.c
 # These two need no fakes: the walker is included by its target, which
 # has its own kprintf(); the HTTP parser keeps no state at all.
 build/fuzz/multiboot: tests/fuzz/fuzz_multiboot.c src/boot/multiboot2.c src/lib/format.c \
-		$(FUZZ_HDRS) build/fuzz/.clang
+		$(FUZZ_HDRS) | fuzz-clang
 	$(FUZZ_BUILD) tests/fuzz/fuzz_multiboot.c src/lib/format.c
-build/fuzz/http: tests/fuzz/fuzz_http.c src/app/http_parse.c include/fern/http.h build/fuzz/.clang
+build/fuzz/http: tests/fuzz/fuzz_http.c src/app/http_parse.c include/fern/http.h | fuzz-clang
 	$(FUZZ_BUILD) tests/fuzz/fuzz_http.c src/app/http_parse.c
 
-# One line, not a page of linker errors, when clang or libFuzzer is missing.
-build/fuzz/.clang:
-	@mkdir -p $(@D)
+# One line, not a page of linker errors, when clang or libFuzzer is missing
+# (checked before every build: an order-only prerequisite of each target).
+.PHONY: fuzz-clang
+fuzz-clang:
+	@mkdir -p build/fuzz
 	$(Q)printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return (int)(d[0] + n) * 0; }\n' \
-		>$(@D)/probe.c
-	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(@D)/probe.c -o $(@D)/probe 2>/dev/null || \
-		{ echo "fuzz: '$(FUZZ_CC) -fsanitize=fuzzer' does not build (clang with libFuzzer is missing; 'make doctor' names the package: clang)"; exit 1; }
-	$(Q)touch $@
+		>build/fuzz/probe.c
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined build/fuzz/probe.c -o build/fuzz/probe \
+		2>/dev/null || { echo "fuzz: '$(FUZZ_CC) -fsanitize=fuzzer' does not build: clang with libFuzzer is missing ('make doctor' names the package: clang)"; exit 1; }
 
 build/fuzz/seeds/.made: tests/fuzz/seeds.py
 	$(Q)$(PYTHON) tests/fuzz/seeds.py build/fuzz/seeds

@@ -9,6 +9,7 @@
  * A record with FUZZ_TCP_SEQ_REL then carries an offset from the
  * latter, so 0 is "exactly what fern expects" and small numbers are the
  * edges of its window; likewise FUZZ_TCP_ACK_REL for the former.
+ * Every frame fern sends is also checked (check_sent()).
  */
 #include <fern/boot.h>
 #include <fern/net.h>
@@ -97,6 +98,36 @@ static struct tracked *track(uint16_t lport, uint16_t rport, int make)
 	return free_one;
 }
 
+/*
+ * Whatever an input does, what fern sends must be well formed: an IPv4
+ * header of 20 bytes whose total length is the frame's and whose
+ * checksum is right, and a right ICMP, UDP or TCP checksum.
+ */
+static void check_sent(const uint8_t *b, size_t len)
+{
+	const uint8_t *h = b + 14, *l4 = h + 20;
+	const char *wrong = NULL;
+	size_t n;
+
+	if (len > FUZZ_FRAME_MAX)
+		wrong = "longer than an Ethernet frame";
+	else if (len < 14 || rd16(b + 12) != 0x0800)
+		return;
+	else if (len < 34 || h[0] != 0x45 || rd16(h + 2) != len - 14)
+		wrong = "an IPv4 header that is not 20 bytes, or a total length not the frame's";
+	else if (ref_checksum(h, 20) != 0)
+		wrong = "a wrong IPv4 header checksum";
+	else if ((n = len - 34), h[9] == 1 && ref_checksum(l4, n) != 0)
+		wrong = "a wrong ICMP checksum";
+	else if ((h[9] == 6 || h[9] == 17) &&
+		 ref_pseudo_checksum(rd32(h + 12), rd32(h + 16), h[9], l4, n) != 0)
+		wrong = "a wrong TCP or UDP checksum";
+	if (wrong) {
+		fprintf(stderr, "fuzz: fern sent a frame of %zu bytes with %s\n", len, wrong);
+		abort();
+	}
+}
+
 /* Read what fern sent since last time: TCP numbers, DHCP's xid. */
 static void watch(void)
 {
@@ -106,6 +137,7 @@ static void watch(void)
 
 		if (trace)
 			say("fern:", b, len);
+		check_sent(b, len);
 		if (len < 34 || rd16(b + 12) != 0x0800)
 			continue;
 		ihl = (size_t)(h[0] & 15) * 4;

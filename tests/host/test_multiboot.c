@@ -28,15 +28,25 @@ static uintptr_t mbi_base;
 
 /* What the walker printed last: its error lines. */
 static char printed[1024];
+static size_t printed_len;
+
+/* kvformat(), the formatter of chapter 1 on, one character at a time. */
+static void keep(char c, void *arg)
+{
+	(void)arg;
+	if (printed_len + 1 < sizeof(printed)) {
+		printed[printed_len++] = c;
+		printed[printed_len] = '\0';
+	}
+}
 
 int kprintf(const char *fmt, ...)
 {
-	size_t at = strlen(printed);
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = kvsnprintf(printed + at, sizeof(printed) - at, fmt, ap);
+	n = kvformat(keep, NULL, fmt, ap);
 	va_end(ap);
 	return n;
 }
@@ -85,6 +95,7 @@ static int parse(struct boot_info *info)
 	memcpy(block, mbi, mbi_len);
 	mbi_base = (uintptr_t)block - 8;
 	printed[0] = '\0';
+	printed_len = 0;
 	err = multiboot2_parse(8, info);
 	free(block);
 	mbi_len = 8;

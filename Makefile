@@ -332,12 +332,101 @@ build/host/test_http: tests/host/test_http.c src/app/http_parse.c include/fern/h
 	@mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< src/app/http_parse.c
 
+# The site-image reader (chapter 8) prints with kprintf() and takes its
+# file table with kcalloc(): net_host.c's console and tcp_host.c's heap.
+build/host/test_site: tests/host/test_site.c src/app/site.c include/fern/site.h tests/host/tap.h \
+		tests/host/net_host.c tests/host/net_host.h tests/host/tcp_host.c src/lib/format.c
+	@mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -include tests/host/net_host.h -o $@ $< src/app/site.c \
+		tests/host/net_host.c tests/host/tcp_host.c src/lib/format.c src/drivers/pbuf.c \
+		src/drivers/netdev.c
+
+# The Multiboot2 walker (chapter 1), which the test includes after a
+# layout.h of its own.
+build/host/test_multiboot: tests/host/test_multiboot.c src/boot/multiboot2.c include/fern/boot.h \
+		tests/host/tap.h src/lib/format.c
+	@mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< src/lib/format.c
+
 # Host tests of the memory code (src/mm/NAME.c, from chapter 4 on), over
 # fake physical memory and faked privileged instructions
 # (tests/host/mm_host.h).
 build/host/test_%: tests/host/test_%.c src/mm/%.c include/fern/mm.h tests/host/mm_host.h tests/host/mm_host.c tests/host/tap.h
 	@mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -include tests/host/mm_host.h -o $@ $< src/mm/$*.c tests/host/mm_host.c
+
+# Fuzzing (tests/fuzz/): the parsers of untrusted input built for the
+# host with clang's libFuzzer, AddressSanitizer and UBSan, one program per
+# entry point (build/fuzz/NAME). `make fuzz` runs each for FUZZ_SECONDS
+# (five targets: two and a half minutes in all), its corpus kept in
+# build/fuzz/corpus/NAME/ and started from the generated seeds of
+# tests/fuzz/seeds.py; a crash is saved under build/fuzz/crashes/NAME/
+# with the command that replays it. `make fuzz-smoke` is a short run of
+# each, for CI (.ci/run). A tree without tests/fuzz/fuzz_*.c has no targets.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_SMOKE_SECONDS ?= 4
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Iinclude -DFERN_CHAPTER=99 \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_PROGRAMS := $(FUZZ_TARGETS:%=build/fuzz/%)
+# The network targets and site's run over tests/host/net_host.h's fakes
+# (console, clock, DMA memory, the card, which need the packet buffers and
+# the formatter: FUZZ_FAKES, of which the stack has all but net_host.c)
+# and tcp_host.c's malloc heap. The
+# stack is built with arp.c, dhcp.c and tcp.c replaced by the
+# tests/fuzz/reset_*.c that include them (tests/fuzz/reset.h says why).
+FUZZ_FAKES := tests/host/net_host.c src/drivers/pbuf.c src/drivers/netdev.c src/lib/format.c
+FUZZ_HDRS := $(wildcard include/fern/*.h tests/host/*.h tests/fuzz/*.h)
+FUZZ_STACK := $(filter-out src/net/arp.c src/net/dhcp.c,$(NET_HOST_SRCS)) tests/fuzz/net_fuzz.c \
+	tests/fuzz/reset_arp.c tests/fuzz/reset_dhcp.c
+FUZZ_BUILD = $(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@
+
+build/fuzz/frame: tests/fuzz/fuzz_frame.c tests/fuzz/reset_tcp.c $(FUZZ_STACK) src/net/tcp_echo.c \
+		src/app/http.c src/app/http_parse.c src/app/site.c src/app/main.c \
+		src/net/arp.c src/net/dhcp.c src/net/tcp.c $(FUZZ_FAKES) tests/host/tcp_host.c \
+		$(FUZZ_HDRS) | fuzz-clang
+	$(FUZZ_BUILD) -include tests/host/net_host.h tests/fuzz/fuzz_frame.c tests/fuzz/reset_tcp.c \
+		$(FUZZ_STACK) src/net/tcp_echo.c src/app/http.c src/app/http_parse.c src/app/site.c \
+		src/app/main.c tests/host/net_host.c tests/host/tcp_host.c
+build/fuzz/dhcp: tests/fuzz/fuzz_dhcp.c $(FUZZ_STACK) src/net/arp.c src/net/dhcp.c $(FUZZ_FAKES) \
+		$(FUZZ_HDRS) | fuzz-clang
+	$(FUZZ_BUILD) -include tests/host/net_host.h tests/fuzz/fuzz_dhcp.c $(FUZZ_STACK) \
+		tests/host/net_host.c
+build/fuzz/site: tests/fuzz/fuzz_site.c src/app/site.c $(FUZZ_FAKES) tests/host/tcp_host.c \
+		$(FUZZ_HDRS) | fuzz-clang
+	$(FUZZ_BUILD) -include tests/host/net_host.h tests/fuzz/fuzz_site.c src/app/site.c \
+		$(FUZZ_FAKES) tests/host/tcp_host.c
+# These two need no fakes: the walker is included by its target, which
+# has its own kprintf(); the HTTP parser keeps no state at all.
+build/fuzz/multiboot: tests/fuzz/fuzz_multiboot.c src/boot/multiboot2.c src/lib/format.c \
+		$(FUZZ_HDRS) | fuzz-clang
+	$(FUZZ_BUILD) tests/fuzz/fuzz_multiboot.c src/lib/format.c
+build/fuzz/http: tests/fuzz/fuzz_http.c src/app/http_parse.c include/fern/http.h | fuzz-clang
+	$(FUZZ_BUILD) tests/fuzz/fuzz_http.c src/app/http_parse.c
+
+# One line, not a page of linker errors, when clang or libFuzzer is missing
+# (checked before every build: an order-only prerequisite of each target).
+.PHONY: fuzz-clang
+fuzz-clang:
+	@mkdir -p build/fuzz
+	$(Q)printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return (int)(d[0] + n) * 0; }\n' \
+		>build/fuzz/probe.c
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined build/fuzz/probe.c -o build/fuzz/probe \
+		2>/dev/null || { echo "fuzz: '$(FUZZ_CC) -fsanitize=fuzzer' does not build: clang with libFuzzer is missing ('make doctor' names the package: clang)"; exit 1; }
+
+build/fuzz/seeds/.made: tests/fuzz/seeds.py
+	$(Q)$(PYTHON) tests/fuzz/seeds.py build/fuzz/seeds
+	$(Q)touch $@
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+fuzz-build: $(FUZZ_PROGRAMS) build/fuzz/seeds/.made
+
+fuzz: fuzz-build		## fuzz every parser of untrusted input FUZZ_SECONDS each (clang's libFuzzer; tests/fuzz/)
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build		## every fuzz target for FUZZ_SMOKE_SECONDS (CI)
+	$(Q)tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 .PHONY: check all-chapters served-chapters grade selftest-kernels host-tests-build
 # Tiny Multiboot2 kernels (tests/selftest/tiny.asm): the deliberately

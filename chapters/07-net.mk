@@ -31,7 +31,13 @@ ch7.tests := \
 	tests/host/test_net.c \
 	tests/host/net_host.h \
 	tests/host/net_host.c \
-	tests/host/wire.h
+	tests/host/wire.h \
+	tests/fuzz/fuzz_dhcp.c \
+	tests/fuzz/net_fuzz.c \
+	tests/fuzz/net_fuzz.h \
+	tests/fuzz/reset.h \
+	tests/fuzz/reset_arp.c \
+	tests/fuzz/reset_dhcp.c
 ch7.files := docs/network.md tests/fernlab/peer.py tests/fernlab/session.py
 ch7.blog := blog/07-net.md
 ch7.lab := labs/lab7

@@ -16,7 +16,12 @@ ch8.tests := \
 	tests/ch08_unikernel.py \
 	tests/host/test_tcp.c \
 	tests/host/tcp_host.c \
-	tests/host/test_http.c
+	tests/host/test_http.c \
+	tests/host/test_site.c \
+	tests/fuzz/fuzz_frame.c \
+	tests/fuzz/reset_tcp.c \
+	tests/fuzz/fuzz_http.c \
+	tests/fuzz/fuzz_site.c
 ch8.files := tools/site.py tools/bench_http.py tests/fernlab/tcp_peer.py docs/unikernel.md
 ch8.blog := blog/08-unikernel.md
 ch8.lab := labs/lab8

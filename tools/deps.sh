@@ -38,6 +38,7 @@ PACKAGES=(
 	curl            # chapter 8's tests: a real HTTP client
 	passt           # chapter 8's tests: the host's own TCP, carried to the guest as frames
 	wrk             # make bench-http: requests per second and latency
+	clang           # make fuzz: libFuzzer (Debian's clang ships it) with ASan and UBSan
 )
 # make bench-http also needs apt-get and dpkg-deb (make bench-deps fetches
 # its Linux baseline with them); every Debian and Ubuntu system has them.
@@ -59,7 +60,11 @@ TOOLS=(
 	"unifdef|unifdef -V"
 	"cmark-gfm|cmark-gfm --version"
 	"curl|curl --version"
+<<<<<<< HEAD
 	"passt|passt --version"
+=======
+	"clang|clang --version"
+>>>>>>> fuzz
 )
 
 # GRUB's BIOS platform files. An EFI machine may have grub-mkrescue

@@ -4,11 +4,12 @@
 # One line per tool: ok or MISSING, the version found, and for a missing
 # tool the Debian package that provides it (`make deps` installs them all).
 # It honours the variables the Makefile and the harness honour: CC, CROSS,
-# GRUB_MKRESCUE, GRUB_PLATFORM, PYTHON, HOST_CC, FERN_QEMU.
+# GRUB_MKRESCUE, GRUB_PLATFORM, PYTHON, HOST_CC, FUZZ_CC, FERN_QEMU.
 #
 # Exit status: 0 if every required tool is there, 1 otherwise. Tools that
 # only one command needs (doxygen for `make docs`, gdb for `make debug`,
 # apt-get and dpkg-deb for `make bench-deps`,
+# clang with libFuzzer for `make fuzz`,
 # mformat for grub-mkrescue when it builds an EFI image, which the Makefile's
 # BIOS-only `-d` never asks for) are reported, but do not make it fail.
 set -uo pipefail
@@ -112,6 +113,9 @@ print("Python %d.%d.%d" % sys.version_info[:3])
 sys.exit(sys.version_info < (3, 9))'
 printf '#include <stdio.h>\nint main(void) { return puts("") < 0; }\n' >"$tmp/t.c"
 probe hostcc "$hostcc" -fsanitize=address,undefined "$tmp/t.c" -o "$tmp/t"
+printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return (int)(d[0] + n) * 0; }\n' \
+	>"$tmp/fuzz.c"
+probe fuzzcc "${FUZZ_CC:-clang}" -fsanitize=fuzzer,address,undefined "$tmp/fuzz.c" -o "$tmp/fuzz"
 probe doxygen doxygen --version
 probe gdb gdb --version
 
@@ -251,6 +255,18 @@ elif probed hostcc; then
 	found "host C library" "$hostcc compiles tests/host programs with -fsanitize=address,undefined"
 else
 	missing "host C library" libc6-dev "$hostcc cannot build a program with <stdio.h> and sanitizers"
+fi
+
+# make fuzz (and fuzz-smoke, the last step of .ci/run) needs clang with
+# libFuzzer and the sanitizers' runtimes, which Debian's clang package has;
+# no other command does, so it is optional here.
+fuzzcc=${FUZZ_CC:-clang}
+if ! command -v "$fuzzcc" >/dev/null 2>&1; then
+	missing "clang (libFuzzer)" clang "no '$fuzzcc'; only make fuzz and make fuzz-smoke need it" optional
+elif probed fuzzcc; then
+	found "clang (libFuzzer)" "$(first_line "$fuzzcc" --version) (make fuzz)"
+else
+	missing "clang (libFuzzer)" clang "'$fuzzcc -fsanitize=fuzzer,address,undefined' does not link; only make fuzz needs it" optional
 fi
 
 # Each of these is needed by one command only.

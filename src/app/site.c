@@ -44,6 +44,23 @@ static bool good_path(const uint8_t *p, size_t len)
 	return true;
 }
 
+/*
+ * A type the server may copy into its Content-Type line: a field value
+ * (RFC 9110 §5.5), visible ASCII and spaces. A CR or LF in it would end
+ * the line and start a header field of the image's choosing (response
+ * splitting); the path has good_path(), and the type needs as much.
+ */
+static bool good_type(const uint8_t *p, size_t len)
+{
+	if (len == 0 || len > 100)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if ((p[i] < ' ' && p[i] != '\t') || p[i] >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
 int site_load(const uint8_t *image, size_t size)
 {
 	uint32_t count;
@@ -74,8 +91,8 @@ int site_load(const uint8_t *image, size_t size)
 		uint32_t d_off = le32(e + 16), dl = le32(e + 20);
 
 		if (!inside(po, pl, size) || !inside(to, tl, size) || !inside(d_off, dl, size) ||
-		    !good_path(image + po, pl) || tl == 0 || tl > 100) {
-			kprintf("site: error: file %u of %u: an offset, a length or the path is wrong\n",
+		    !good_path(image + po, pl) || !good_type(image + to, tl)) {
+			kprintf("site: error: file %u of %u: an offset, a length, the path or the type is wrong\n",
 				i + 1, count);
 			kfree(f);
 			return -EINVAL;

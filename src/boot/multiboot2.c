@@ -118,8 +118,12 @@ static void parse_mmap(struct boot_info *info, const struct mb2_tag *tag,
 {
 	const struct mb2_tag_mmap *m = (const void *)tag;
 
-	if (tag->size < sizeof(*m) || m->entry_size < sizeof(struct mb2_mmap_entry)) {
-		mbi_error(info, "memory map tag too small or entries too short",
+	/* The specification (§3.6.8) makes entry_size a multiple of 8, which
+	 * keeps each entry's 64-bit fields aligned; another size is a broken
+	 * tag, not one to read with misaligned loads (found by fuzzing). */
+	if (tag->size < sizeof(*m) || m->entry_size < sizeof(struct mb2_mmap_entry) ||
+	    m->entry_size % 8 != 0) {
+		mbi_error(info, "memory map tag too small or its entry size wrong",
 			  offset, tag->type, tag->size);
 		return;
 	}

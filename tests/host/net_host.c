@@ -163,6 +163,18 @@ static bool fire_one(uint64_t limit)
 	return true;
 }
 
+unsigned int host_timers_armed(const char **name)
+{
+	unsigned int n = 0;
+
+	for (struct loop_timer *t = timers; t; t = t->next) {
+		if (name && !n)
+			*name = t->name;
+		n++;
+	}
+	return n;
+}
+
 void host_advance(uint64_t ms)
 {
 	uint64_t target = host_now_ms + ms;

@@ -67,6 +67,11 @@ extern uint64_t host_now_ms;
 void host_advance(uint64_t ms);
 /** Called after each timer and each step of loop_wait(); may be NULL. */
 extern void (*host_pump)(void);
+/**
+ * How many timers are armed now; *@p name (if not NULL) is one of their
+ * names. A fuzz target checks that none outlives what armed it.
+ */
+unsigned int host_timers_armed(const char **name);
 
 /** Everything kprintf() printed since host_printed_reset(). */
 #define HOST_PRINTED_MAX	(64 * 1024)

@@ -60,11 +60,8 @@ TOOLS=(
 	"unifdef|unifdef -V"
 	"cmark-gfm|cmark-gfm --version"
 	"curl|curl --version"
-<<<<<<< HEAD
 	"passt|passt --version"
-=======
 	"clang|clang --version"
->>>>>>> fuzz
 )
 
 # GRUB's BIOS platform files. An EFI machine may have grub-mkrescue

@@ -22,7 +22,6 @@ void kfree(void *p)
 	free(p);
 }
 
-<<<<<<< HEAD
 /* The random source TCP seeds its ISNs from: fixed bytes, so that a run
  * of the test is the same every time. */
 int rng_fill(void *buf, size_t n)
@@ -32,10 +31,10 @@ int rng_fill(void *buf, size_t n)
 	for (size_t i = 0; i < n; i++)
 		b[i] = (uint8_t)(0x5a ^ (i * 37));
 	return 0;
-=======
+}
+
 /* calloc() checks n * size for overflow, as the kernel's kcalloc() does. */
 void *kcalloc(size_t n, size_t size)
 {
 	return calloc(n, size);
->>>>>>> fuzz
 }

@@ -115,11 +115,13 @@ class Server:
         return socket.create_connection(("127.0.0.1", self.port), timeout=5 * timeout_scale())
 
 
-def h11_get(sock, paths, method="GET"):
+def h11_get(sock, paths, method="GET", within=None):
     """Send one request per path on `sock` (keep-alive), and read each
-    response with h11: [(status, headers dict, body)]."""
+    response with h11: [(status, headers dict, body)]. With `within`,
+    all of it must be done in that many seconds (before the scale)."""
     conn = h11.Connection(h11.CLIENT)
     out = []
+    deadline = time.monotonic() + within * timeout_scale() if within else None
     for path in paths:
         sock.sendall(conn.send(h11.Request(method=method, target=path,
                                            headers=[("Host", "fern")])))
@@ -128,6 +130,9 @@ def h11_get(sock, paths, method="GET"):
         while True:
             ev = conn.next_event()
             if ev is h11.NEED_DATA:
+                if deadline and time.monotonic() > deadline:
+                    raise TimeoutError("%d responses of %d took more than %d s"
+                                       % (len(out), len(paths), within * timeout_scale()))
                 data = sock.recv(65536)
                 conn.receive_data(data)
                 if not data and conn.their_state is not h11.DONE:
@@ -758,7 +763,7 @@ def through_passt(t):
             s = socket.create_connection(("127.0.0.1", port), timeout=5 * timeout_scale())
             try:
                 paths = sorted(files)
-                answers = h11_get(s, paths)
+                answers = h11_get(s, paths, within=15)
             finally:
                 s.close()
             bad = [p for p, (st, hd, body) in zip(paths, answers)
@@ -771,7 +776,7 @@ def through_passt(t):
             try:
                 e.settimeout(0.05)
                 sent = 0
-                deadline = time.monotonic() + 20 * timeout_scale()
+                deadline = time.monotonic() + 10 * timeout_scale()
                 while len(got) < len(data) and time.monotonic() < deadline:
                     if sent < len(data):
                         try:

@@ -42,6 +42,8 @@
 #define OPT_END		0
 #define OPT_NOP		1
 #define OPT_MSS		2
+#define OPT_WSCALE	3	/* RFC 7323 §2 */
+#define WSCALE_MAX	14	/* RFC 7323 §2.3: a larger shift is taken as 14 */
 
 #define TCP_CONNS	64	/* connections at once, TIME-WAIT included */
 #define TCP_SNDBUF	8192	/* bytes queued per connection */
@@ -94,6 +96,8 @@ struct tcp_conn {
 	 * what was sent before it may still come. */
 	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
 	uint16_t mss;			/* the most we put in one segment */
+	uint8_t snd_shift;		/* the client's window scale (RFC 7323), 0 if none */
+	bool wscale;			/* it offered one, so our SYN-ACK answers with 0 */
 	uint8_t *buf;			/* TCP_SNDBUF bytes, a ring */
 	size_t head, len;		/* the bytes from snd_una on: buf[head], len of them */
 	bool fin_queued, fin_sent;	/* tcp_close() was called; the FIN is out */
@@ -170,7 +174,8 @@ static uint32_t rcv_window(const struct tcp_conn *c)
 static void send_segment(struct tcp_conn *c, uint32_t raddr, uint16_t rport, uint16_t lport,
 			 uint8_t flags, uint32_t seq, uint32_t ack, size_t off, size_t len)
 {
-	size_t hlen = TCP_HDR_LEN + ((flags & TCP_SYN) ? 4 : 0);
+	bool wscale = (flags & TCP_SYN) && c && c->wscale;
+	size_t hlen = TCP_HDR_LEN + ((flags & TCP_SYN) ? 4 : 0) + (wscale ? 4 : 0);
 	struct pbuf *p = pbuf_alloc();
 	uint8_t *t;
 
@@ -192,6 +197,14 @@ static void send_segment(struct tcp_conn *c, uint32_t raddr, uint16_t rport, uin
 		t[20] = OPT_MSS;
 		t[21] = 4;
 		put16(t + 22, (uint16_t)(netif.dev->mtu - IPV4_HDR_LEN - TCP_HDR_LEN));
+	}
+	if (wscale) {
+		/* A shift of 0 for our window, which fits 16 bits, and with it
+		 * the client's scale is in effect (RFC 7323 §2.2). */
+		t[24] = OPT_NOP;
+		t[25] = OPT_WSCALE;
+		t[26] = 3;
+		t[27] = 0;
 	}
 	for (size_t i = 0; i < len; i++)
 		t[hlen + i] = c->buf[(c->head + off + i) % TCP_SNDBUF];
@@ -436,6 +449,8 @@ struct segment {
 	uint32_t seq, ack;
 	uint8_t flags;
 	uint16_t wnd, mss;		/* mss 0: no option */
+	bool wscale;			/* a window scale option came ... */
+	uint8_t shift;			/* ... with this shift */
 	const uint8_t *data;
 	size_t len;
 };
@@ -467,6 +482,11 @@ static int parse_options(const uint8_t *o, size_t len, struct segment *s)
 			if (n != 4)
 				return -1;
 			s->mss = get16(o + at + 2);
+		} else if (kind == OPT_WSCALE) {
+			if (n != 3)
+				return -1;
+			s->wscale = true;
+			s->shift = o[at + 2] > WSCALE_MAX ? WSCALE_MAX : o[at + 2];
 		}
 		at += n;
 	}
@@ -536,6 +556,10 @@ static void passive_open(struct tcp_listener *l, const struct segment *s, uint32
 	c->rto = RTO_INITIAL_MS;
 	c->cwnd = 10U * TCP_MSS_DEFAULT;	/* RFC 6928's initial window, once mss is known */
 	c->ssthresh = 0xffffffffU;
+	/* The window of a SYN is never scaled; those after it are, if the
+	 * client offered a scale: the SYN-ACK then offers one too (of 0). */
+	c->wscale = s->wscale;
+	c->snd_shift = s->wscale ? s->shift : 0;
 	/* LAB 8 BEGIN: rcv_nxt after the client's SYN; iss = initial_seq(); snd_una, snd_nxt and snd_max as our SYN leaves them; snd_wnd, snd_wl1, snd_wl2 from the SYN; mss: the client's option or TCP_MSS_DEFAULT, at most what the MTU holds (mtu - IPV4_HDR_LEN - TCP_HDR_LEN), at least 64; then send our SYN-ACK (send_segment) and arm_rto() */
 	c->rcv_nxt = s->seq + 1;
 	c->iss = initial_seq(src, s->sport, s->dport);
@@ -760,7 +784,7 @@ static void conn_input(struct tcp_conn *c, const struct segment *s)
 	if (SEQ_LT(c->snd_wl1, seq) || (c->snd_wl1 == seq && SEQ_LEQ(c->snd_wl2, s->ack))) {
 		bool was_shut = c->snd_wnd == 0;
 
-		c->snd_wnd = s->wnd;
+		c->snd_wnd = (uint32_t)s->wnd << c->snd_shift;
 		c->snd_wl1 = seq;
 		c->snd_wl2 = s->ack;
 		/*

@@ -1277,6 +1277,60 @@ static void test_echo_window(void)
 	tap_ok(conns_open() == 0, "tcp: the connection ends with a RST");
 }
 
+/*
+ * RFC 7323 §2: a client that offers a window scale gets a SYN-ACK that
+ * offers one too (a shift of 0: fern's window fits 16 bits), and from
+ * then on its windows are scaled; the SYN's own window never is. One
+ * that offers none gets none, and its windows are taken as they are.
+ */
+static void test_window_scale(void)
+{
+	static const uint8_t mss_ws7[] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7 };
+	static uint8_t data[1000];
+	uint8_t t[64];
+	struct client c = { .port = 43600, .lport = ECHO_PORT, .snd = 5000, .wnd = 2 };
+	struct tseg s;
+	size_t out = 0;
+
+	mark();
+	inject_tcp(t, build_tcp(t, c.port, ECHO_PORT, c.snd, 0, SYN, 65535, mss_ws7, 8, NULL, 0));
+	s = sent(0);
+	tap_ok(host_frame_count == 1 && s.flags == (SYN | ACK) && s.hlen == 28 && s.mss == 1460 &&
+	       memcmp(s.data - 4, "\x01\x03\x03\x00", 4) == 0,
+	       "tcp: a SYN with a window scale gets a SYN-ACK with MSS and a scale of 0 (header %u)",
+	       s.hlen);
+	c.snd++;
+	c.iss = s.seq;
+	c.rcv = s.seq + 1;
+	seg(&c, c.snd, c.rcv, ACK, NULL, 0);	/* window 2, scaled by 2^7: 256 bytes */
+	pattern(data, sizeof(data), 0);
+	mark();
+	client_send(&c, data, sizeof(data));
+	for (unsigned int f = 0; f < host_frame_count; f++)
+		out += sent(f).len;
+	tap_ok(out == 256, "tcp: then a window of 2 means 256 bytes: the echo sends 256 of 1000 "
+	       "(%zu)", out);
+	seg(&c, c.snd, 0, RST, NULL, 0);
+
+	c = (struct client){ .port = 43601, .lport = ECHO_PORT, .snd = 6000, .wnd = 300 };
+	mark();
+	inject_tcp(t, build_tcp(t, c.port, ECHO_PORT, c.snd, 0, SYN, 65535, mss_1460, 4, NULL, 0));
+	s = sent(0);
+	tap_ok(s.flags == (SYN | ACK) && s.hlen == 24,
+	       "tcp: a SYN without a scale gets a SYN-ACK without one (header %u)", s.hlen);
+	c.snd++;
+	c.rcv = s.seq + 1;
+	seg(&c, c.snd, c.rcv, ACK, NULL, 0);
+	mark();
+	client_send(&c, data, sizeof(data));
+	out = 0;
+	for (unsigned int f = 0; f < host_frame_count; f++)
+		out += sent(f).len;
+	tap_ok(out == 300, "tcp: ... and its window of 300 is 300 bytes (%zu)", out);
+	seg(&c, c.snd, 0, RST, NULL, 0);
+	tap_ok(conns_open() == 0, "tcp: both connections end with a RST");
+}
+
 /* ==== the connection table ==== */
 
 static void test_full(void)
@@ -1339,6 +1393,7 @@ int main(void)
 	test_syn_ack_retransmission();
 	test_wrap();
 	test_echo_window();
+	test_window_scale();
 	test_full();
 	tap_ok(conns_open() == 0, "tcp: at the end no connection is left");
 	tap_ok(pbuf_available() == PBUF_COUNT, "tcp: at the end every packet buffer is back "

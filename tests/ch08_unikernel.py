@@ -74,6 +74,17 @@ def site_files(iso):
     return files
 
 
+def the_site(t):
+    """The site the ISO carries, or fail the test: the HTTP tests need it,
+    and h11 to read the answers."""
+    if h11 is None:
+        t.fail("python3-h11 is not installed (make deps; make doctor)")
+    files = site_files(t.iso)
+    if not files:
+        t.fail("the ISO has no readable /boot/site.img")
+    return files
+
+
 class Server:
     """A booted unikernel with its port 80 at 127.0.0.1:port."""
 
@@ -115,7 +126,7 @@ class Server:
         return socket.create_connection(("127.0.0.1", self.port), timeout=5 * timeout_scale())
 
 
-def h11_get(sock, paths, method="GET", within=None):
+def h11_get(sock, paths, method="GET", within=None, extra=()):
     """Send one request per path on `sock` (keep-alive), and read each
     response with h11: [(status, headers dict, body)]. With `within`,
     all of it must be done in that many seconds (before the scale)."""
@@ -124,7 +135,7 @@ def h11_get(sock, paths, method="GET", within=None):
     deadline = time.monotonic() + within * timeout_scale() if within else None
     for path in paths:
         sock.sendall(conn.send(h11.Request(method=method, target=path,
-                                           headers=[("Host", "fern")])))
+                                           headers=[("Host", "fern")] + list(extra))))
         sock.sendall(conn.send(h11.EndOfMessage()))
         status, headers, body = None, {}, b""
         while True:
@@ -181,11 +192,7 @@ def raw_exchange(server, raw, wait=2.0, complete_only=False):
 @test("http: every file of the site comes back intact with its type, on one connection",
       points=8)
 def whole_site(t):
-    if h11 is None:
-        t.fail("python3-h11 is not installed (make deps; make doctor)")
-    files = site_files(t.iso)
-    if not files:
-        t.fail("the ISO has no readable /boot/site.img")
+    files = the_site(t)
     with Server(t) as srv:
         t.check(srv.m.wait(r"^site: %d files, \d+ KiB$" % len(files), timeout=1),
                 "the boot says: site: %d files" % len(files))
@@ -207,9 +214,7 @@ def whole_site(t):
 
 @test("http: curl gets a post; HEAD has the headers and no body", points=6)
 def curl_and_head(t):
-    files = site_files(t.iso)
-    if not files:
-        t.fail("the ISO has no readable /boot/site.img")
+    files = the_site(t)
     with Server(t) as srv:
         url = "http://127.0.0.1:%d/blog/07-net.html" % srv.port
         p = subprocess.run(["curl", "-s", "-m", str(int(10 * timeout_scale())), "-o", "-",
@@ -267,9 +272,7 @@ def malformed(t):
 
 @test("http: pipelined requests are answered in order; HTTP/1.0 closes", points=6)
 def pipelining(t):
-    files = site_files(t.iso)
-    if not files:
-        t.fail("the ISO has no readable /boot/site.img")
+    files = the_site(t)
     with Server(t) as srv:
         paths = ["/style.css", "/index.html", sorted(files)[0]]
         raw = b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p.encode() for p in paths)
@@ -348,29 +351,12 @@ def heap_in_use(t, m):
 
 
 def get_raw(srv, path, headers=b""):
-    """One GET on a new connection; (status, headers dict, body) read with h11."""
+    """One GET on a new connection, with the extra header lines `headers`;
+    (status, headers dict, body) read with h11."""
     sock = srv.connect()
     try:
-        conn = h11.Connection(h11.CLIENT)
         extra = [tuple(x.split(b": ", 1)) for x in headers.split(b"\r\n") if x]
-        sock.sendall(conn.send(h11.Request(method="GET", target=path,
-                                           headers=[("Host", "fern")] + extra)))
-        sock.sendall(conn.send(h11.EndOfMessage()))
-        status, hd, body = None, {}, b""
-        while True:
-            ev = conn.next_event()
-            if ev is h11.NEED_DATA:
-                data = sock.recv(65536)
-                if not data:
-                    raise RuntimeError("the server closed the connection mid-response")
-                conn.receive_data(data)
-            elif isinstance(ev, h11.Response):
-                status = ev.status_code
-                hd = {k.decode().lower(): v.decode() for k, v in ev.headers}
-            elif isinstance(ev, h11.Data):
-                body += ev.data
-            elif isinstance(ev, h11.EndOfMessage):
-                return status, hd, body
+        return h11_get(sock, [path], extra=extra)[0]
     finally:
         sock.close()
 
@@ -378,11 +364,7 @@ def get_raw(srv, path, headers=b""):
 @test("http: an ETag, and If-None-Match answered 304; a request body over the limit is a 413",
       points=6)
 def conditional(t):
-    if h11 is None:
-        t.fail("python3-h11 is not installed (make deps; make doctor)")
-    files = site_files(t.iso)
-    if not files:
-        t.fail("the ISO has no readable /boot/site.img")
+    files = the_site(t)
     with Server(t) as srv:
         st, hd, body = get_raw(srv, "/style.css")
         tag = hd.get("etag", "")
@@ -406,11 +388,7 @@ def conditional(t):
 @test("http: 32 connections at once, a request sent a byte at a time, a client that resets "
       "mid-response; afterwards the heap is back where it was", points=6)
 def many_and_rude(t):
-    if h11 is None:
-        t.fail("python3-h11 is not installed (make deps; make doctor)")
-    files = site_files(t.iso)
-    if not files:
-        t.fail("the ISO has no readable /boot/site.img")
+    files = the_site(t)
     # A page of a few windows (8 KiB each), the smallest such.
     page = min((p for p in files if len(files[p][1]) > 3 * 8192), key=lambda p: len(files[p][1]))
     with Server(t) as srv:
@@ -729,11 +707,7 @@ def retransmit(t):
 def through_passt(t):
     if shutil.which("passt") is None:
         t.fail("passt is not installed (make deps; make doctor)")
-    if h11 is None:
-        t.fail("python3-h11 is not installed (make deps; make doctor)")
-    files = site_files(t.iso)
-    if not files:
-        t.fail("the ISO has no readable /boot/site.img")
+    files = the_site(t)
     d = tempfile.mkdtemp(prefix="fern-passt-")
     os.chmod(d, 0o777)      # passt started as root runs as nobody, and makes its socket here
     sock = os.path.join(d, "passt.sock")

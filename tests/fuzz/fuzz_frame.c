@@ -131,22 +131,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* The peer's ARP request for us: the stack learns where 10.0.2.2 is. */
 void fuzz_target_begin(void)
 {
-	uint8_t f[42], *a = f + 14;
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, zero[6];
+	uint8_t f[42];
 
 	arp_announce();
-	memset(f, 0xff, 6);
-	memcpy(f + 6, fuzz_peer_mac, 6);
-	wr16(f + 12, 0x0806);
-	wr16(a, 1);
-	wr16(a + 2, 0x0800);
-	a[4] = 6;
-	a[5] = 4;
-	wr16(a + 6, 1);
-	memcpy(a + 8, fuzz_peer_mac, 6);
-	wr32(a + 14, FUZZ_PEER_IP);
-	memset(a + 18, 0, 6);
-	wr32(a + 24, FUZZ_OUR_IP);
-	host_inject(f, sizeof(f));
+	host_inject(f, arp_frame(f, bcast, 1, fuzz_peer_mac, FUZZ_PEER_IP, zero, FUZZ_OUR_IP));
 }
 
 void fuzz_target_end(void)

@@ -469,7 +469,7 @@ static void pattern(uint8_t *b, size_t n, size_t from)
 static void test_setup(void)
 {
 	struct boot_info bi;
-	uint8_t f[64], *a = f + 14;
+	uint8_t f[64];
 
 	netdev_register(&host_dev);
 	memset(&bi, 0, sizeof(bi));
@@ -477,19 +477,8 @@ static void test_setup(void)
 	host_initcall_net_start(&bi);
 	/* The client is learned from its ARP request, for longer than the test runs. */
 	arp_set_timeout(1000000);
-	memcpy(f, bcast_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	wr16(f + 12, 0x0806);
-	wr16(a, 1);
-	wr16(a + 2, 0x0800);
-	a[4] = 6;
-	a[5] = 4;
-	wr16(a + 6, 1);
-	memcpy(a + 8, peer_mac, 6);
-	wr32(a + 14, PEER_IP);
-	memset(a + 18, 0, 6);
-	wr32(a + 24, OUR_IP);
-	host_inject(f, 42);
+	host_inject(f, arp_frame(f, bcast_mac, 1, peer_mac, PEER_IP, (const uint8_t[6]){ 0 },
+				 OUR_IP));
 	tap_ok(host_initcall_tcp_echo_start(&bi) == 0, "tcp: the echo listens on port 7 at boot");
 	tap_ok(tcp_listen(&app_listener, APP_PORT, app_accept, NULL) == 0,
 	       "tcp: a listener on port 8080 is taken");

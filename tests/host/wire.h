@@ -68,4 +68,26 @@ static inline uint16_t ref_pseudo_checksum(uint32_t src, uint32_t dst, uint8_t p
 	return ref_checksum(buf, 12 + n);
 }
 
+/* An ARP packet (RFC 826) in a frame to @eth_dst from @sha. */
+static inline size_t arp_frame(uint8_t *f, const uint8_t *eth_dst, unsigned int op,
+				       const uint8_t *sha, uint32_t spa, const uint8_t *tha,
+				       uint32_t tpa)
+{
+	uint8_t *a = f + 14;
+
+	memcpy(f, eth_dst, 6);
+	memcpy(f + 6, sha, 6);
+	wr16(f + 12, 0x0806);
+	wr16(a, 1);
+	wr16(a + 2, 0x0800);
+	a[4] = 6;
+	a[5] = 4;
+	wr16(a + 6, op);
+	memcpy(a + 8, sha, 6);
+	wr32(a + 14, spa);
+	memcpy(a + 18, tha, 6);
+	wr32(a + 24, tpa);
+	return 14 + 28;
+}
+
 #endif

@@ -308,31 +308,37 @@ def pipelining(t):
                 got.endswith(files["/style.css"][1]), "an HTTP/1.0 request is answered and closed")
 
 
+def echo_through(s, data, seconds):
+    """Send `data` on `s` to an echo while reading what comes back, for
+    at most `seconds` (before the scale); the bytes that came back."""
+    got = bytearray()
+    sent = 0
+    s.settimeout(0.05)
+    deadline = time.monotonic() + seconds * timeout_scale()
+    while len(got) < len(data) and time.monotonic() < deadline:
+        if sent < len(data):
+            try:
+                sent += s.send(data[sent:sent + 16384])
+            except socket.timeout:
+                pass
+        try:
+            c = s.recv(65536)
+            if not c:
+                break
+            got += c
+        except socket.timeout:
+            pass
+    return bytes(got)
+
+
 @test("tcp: a megabyte through the TCP echo service comes back intact", points=6)
 def tcp_echo(t):
     with Server(t) as srv:
         srv.probe(srv.echo_port, b"x", "TCP echo on port 7")
         data = os.urandom(1 << 20)
         s = socket.create_connection(("127.0.0.1", srv.echo_port), timeout=10 * timeout_scale())
-        got = bytearray()
         try:
-            s.setblocking(True)
-            sent = 0
-            s.settimeout(0.05)
-            deadline = time.monotonic() + 30 * timeout_scale()
-            while len(got) < len(data) and time.monotonic() < deadline:
-                if sent < len(data):
-                    try:
-                        sent += s.send(data[sent:sent + 16384])
-                    except socket.timeout:
-                        pass
-                try:
-                    c = s.recv(65536)
-                    if not c:
-                        break
-                    got += c
-                except socket.timeout:
-                    pass
+            got = echo_through(s, data, 30)
             s.shutdown(socket.SHUT_WR)
             s.settimeout(5 * timeout_scale())
             eof = s.recv(10) == b""
@@ -746,24 +752,8 @@ def through_passt(t):
                     "(wrong: %s)" % (len(paths), ", ".join(bad[:5]) or "none"))
             data = os.urandom(256 * 1024)
             e = socket.create_connection(("127.0.0.1", echo_port), timeout=5 * timeout_scale())
-            got = bytearray()
             try:
-                e.settimeout(0.05)
-                sent = 0
-                deadline = time.monotonic() + 10 * timeout_scale()
-                while len(got) < len(data) and time.monotonic() < deadline:
-                    if sent < len(data):
-                        try:
-                            sent += e.send(data[sent:sent + 4096])
-                        except socket.timeout:
-                            pass
-                    try:
-                        c = e.recv(65536)
-                        if not c:
-                            break
-                        got += c
-                    except socket.timeout:
-                        pass
+                got = echo_through(e, data, 10)
             finally:
                 e.close()
             t.check(bytes(got) == data, "256 KiB through passt to the TCP echo and back, intact "

@@ -668,9 +668,10 @@ static void established(struct tcp_conn *c)
  * RFC 9293 §3.10.7.4's test: is any of a segment of @n sequence numbers
  * (its data and FIN) from @seq inside the receive window, rcv_nxt up to
  * rcv_nxt + TCP_WINDOW? An empty segment is if @seq is in the window; a
- * longer one is if its first or its last number is. fern's window is
- * never zero (data is handed up at once), so the RFC's rows for a zero
- * window do not arise. Sequence numbers wrap at 2^32: compare them with
+ * longer one is if its first or its last number is. The test keeps the
+ * whole TCP_WINDOW even when the window advertised is smaller (what the
+ * application can take): the data step trims what is beyond it, so the
+ * RFC's rows for a zero window do not arise. Sequence numbers wrap at 2^32: compare them with
  * SEQ_LT and SEQ_LEQ, never with < on the numbers themselves.
  */
 static bool acceptable(const struct tcp_conn *c, uint32_t seq, uint32_t n)

@@ -124,9 +124,17 @@ def check_totals(t, spec):
     mbi = names.get("the boot information")
     t.check(mbi is not None and 0 < mbi[1] - mbi[0] <= 64 * 1024 and mbi[0] % 8 == 0,
             "-m %s: the boot information is reserved (8-byte aligned, at most 64 KiB)" % memory)
-    # Only the ranges checked above may be taken out of the total.
+    # Only the ranges checked above may be taken out of the total, and the
+    # boot modules GRUB loaded (from chapter 8 on, the site image), each of
+    # which must fit in the ISO it came from.
+    modules = [(lo, hi, w) for lo, hi, w in reserved if w == "a boot module"]
+    iso_size = os.path.getsize(t.iso)
+    t.check(all(0 < hi - lo <= iso_size for lo, hi, _ in modules),
+            "-m %s: each boot module reserved is no larger than the ISO (%s)"
+            % (memory, ", ".join("0x%x-0x%x" % (lo, hi) for lo, hi, _ in modules) or "none"))
     trusted = [(lo, hi, w) for lo, hi, w in reserved
-               if w in ("the first MiB", "the kernel image", "the boot information")]
+               if w in ("the first MiB", "the kernel image", "the boot information")] + \
+        [m for m in modules if 0 < m[1] - m[0] <= iso_size]
     want = expected_frames(regions, trusted)
     total, kib, free = int(frames.group(1)), int(frames.group(2)), int(frames.group(3))
     t.check(total == want, "-m %s: %d frames managed; the memory map minus the "

@@ -168,11 +168,9 @@ def whole_response(got):
     return end >= 0 and m is not None and len(got) >= end + 4 + int(m.group(1))
 
 
-def raw_exchange(server, raw, wait=2.0, complete_only=False):
-    """Send `raw` bytes, read until the server closes or `wait` s pass
-    (or, with `complete_only`, until one whole response came)."""
-    s = server.connect()
-    s.sendall(raw)
+def read_until_close(s, wait, done=None):
+    """Read from `s` until the server closes, a read waits `wait` s (before
+    the scale), or done(bytes so far) holds: (the bytes, whether it closed)."""
     s.settimeout(wait * timeout_scale())
     got = b""
     try:
@@ -181,10 +179,19 @@ def raw_exchange(server, raw, wait=2.0, complete_only=False):
             if not c:
                 return got, True
             got += c
-            if complete_only and whole_response(got):
+            if done is not None and done(got):
                 return got, False
     except socket.timeout:
         return got, False
+
+
+def raw_exchange(server, raw, wait=2.0, complete_only=False):
+    """Send `raw` bytes, read until the server closes or `wait` s pass
+    (or, with `complete_only`, until one whole response came)."""
+    s = server.connect()
+    try:
+        s.sendall(raw)
+        return read_until_close(s, wait, whole_response if complete_only else None)
     finally:
         s.close()
 
@@ -408,16 +415,7 @@ def many_and_rude(t):
                           % page.encode())
             bodies = []
             for s in socks:
-                s.settimeout(20 * timeout_scale())
-                got = b""
-                try:
-                    while True:
-                        c = s.recv(65536)
-                        if not c:
-                            break
-                        got += c
-                except socket.timeout:
-                    pass
+                got, _ = read_until_close(s, 20)
                 bodies.append(got.partition(b"\r\n\r\n")[2])
         finally:
             for s in socks:
@@ -432,16 +430,7 @@ def many_and_rude(t):
         for i in range(len(req)):
             s.sendall(req[i:i + 1])
             time.sleep(0.005)
-        s.settimeout(10 * timeout_scale())
-        got = b""
-        try:
-            while True:
-                c = s.recv(65536)
-                if not c:
-                    break
-                got += c
-        except socket.timeout:
-            pass
+        got, _ = read_until_close(s, 10)
         s.close()
         t.check(got.startswith(b"HTTP/1.1 200 ") and got.endswith(files["/style.css"][1]),
                 "a request sent one byte at a time is answered (%r)" % got[:20])

@@ -838,6 +838,8 @@ static void conn_input(struct tcp_conn *c, const struct segment *s)
 	/* Fifth, the data: what is new of it, if it starts where we are. */
 	if (len && (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 ||
 		    c->state == TCP_FIN_WAIT_2)) {
+		uint32_t win = rcv_window(c);
+
 		if (SEQ_LT(c->rcv_nxt, seq)) {
 			tcp_stats.drops[TCP_DROP_OUT_OF_ORDER]++;
 			send_control(c, TCP_ACK, c->snd_nxt);
@@ -845,8 +847,8 @@ static void conn_input(struct tcp_conn *c, const struct segment *s)
 		}
 		data += c->rcv_nxt - seq;
 		len -= c->rcv_nxt - seq;
-		if (len > rcv_window(c)) {
-			len = rcv_window(c);	/* the rest is past the window, FIN too */
+		if (len > win) {
+			len = win;		/* the rest is past the window, FIN too */
 			cut = true;
 		}
 		seq = c->rcv_nxt;

@@ -541,6 +541,16 @@ grade-all:			## grade every student of ROSTER=dir for LAB=N into grades.csv (JOB
 check-grading:			## the class-grading self-tests: autograder zip, grade-all, ci-grade (in .ci/run)
 	$(Q)$(GRADE) --grading $(GRADEFLAGS)
 
+# The served image under attack, load and soak (tests/hardening.py,
+# docs/security.md): a few minutes, so .ci/run runs it, not make check.
+# FERN_SOAK_SECONDS and FERN_SOAK_CONNECTIONS size the wrk soak.
+.PHONY: hardening
+hardening:			## the served image under attack, slow clients and a wrk soak (in .ci/run)
+	$(Q)if [ -z "$(SITE_IMAGE)" ]; then \
+		echo "make hardening: chapter $(CHAPTER) has no HTTP server (chapter 8 has)" >&2; exit 2; fi
+	$(Q)$(MAKE) --no-print-directory iso
+	$(Q)$(GRADE) --hardening $(GRADEFLAGS)
+
 ci-grade:			## what the GitHub workflow runs: grade every lab (or LAB=N), summary for GitHub
 	$(Q)LAB="$(LAB)" GRADEFLAGS="$(GRADEFLAGS)" $(PYTHON) tools/ci_grade.py
 

@@ -22,6 +22,7 @@ ch8.tests := \
 	tests/fuzz/reset_tcp.c \
 	tests/fuzz/fuzz_http.c \
 	tests/fuzz/fuzz_site.c
-ch8.files := tools/site.py tools/bench_http.py tests/fernlab/tcp_peer.py docs/unikernel.md
+ch8.files := tools/site.py tools/bench_http.py tests/fernlab/tcp_peer.py tests/hardening.py \
+	docs/unikernel.md
 ch8.blog := blog/08-unikernel.md
 ch8.lab := labs/lab8

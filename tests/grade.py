@@ -110,6 +110,10 @@ def plan_jobs(args, chapters):
     elif args.grading:
         jobs.append(Job("grading", "grading a class (Gradescope, GitHub, a roster)", "", 0,
                         chapter_tests(0, args.k, "class_grading")))
+    elif args.hardening:
+        jobs.append(Job("hardening", "the served image under attack, load and soak (%s)"
+                        % SERVED_ISO, SERVED_ISO, newest,
+                        chapter_tests(0, args.k, "hardening")))
     elif args.check or args.chapter is not None:
         upto = args.chapter if args.chapter is not None else newest
         if args.check:
@@ -302,6 +306,10 @@ def main():
     ap.add_argument("--lab", type=int, help="grade lab N (chapter N's tests)")
     ap.add_argument("--labs", action="store_true", help="grade every lab")
     ap.add_argument("--chapter", type=int, help="run the tests of chapters 1..N")
+    ap.add_argument("--hardening", action="store_true",
+                    help="the network hardening tests on the served image "
+                         "(tests/hardening.py, make hardening): attacks while a client "
+                         "fetches, ISNs, slow clients, a wrk soak")
     ap.add_argument("--grading", action="store_true",
                     help="the class-grading self-tests (tests/class_grading.py): "
                          "Gradescope, GitHub workflow, batch grading")
@@ -336,10 +344,14 @@ def main():
     if not chapters:
         raise SystemExit("error: no chapter manifests in chapters/")
     if not (args.lab is not None or args.labs or args.check or args.grading or
-            args.chapter is not None):
+            args.hardening or args.chapter is not None):
         args.labs = True
     if args.grading:
         load_tests(["tests/class_grading.py"])
+    if args.hardening:
+        if not os.path.exists(os.path.join(ROOT, "tests", "hardening.py")):
+            raise SystemExit("error: this tree has no network hardening tests yet (chapter 8)")
+        load_tests(["tests/hardening.py"])
     if args.check:
         load_tests(["tests/harness_selftest.py", "tests/served_image.py"])
     # Only the chapters being graded: a later chapter's tests may not exist

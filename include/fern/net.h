@@ -134,7 +134,7 @@ void arp_input(struct pbuf *p);
  * its MAC is known, else after an ARP request answers (queued meanwhile).
  */
 int arp_output(struct pbuf *p, uint32_t next_hop);
-/** Announce our address (a gratuitous ARP request, RFC 5227 §2.3). */
+/** Announce our address (a gratuitous ARP request, RFC 5227 §2.3), and ask for the gateway. */
 void arp_announce(void);
 /** Print the cache, one line per entry. */
 void arp_print(void);

@@ -251,6 +251,21 @@ void arp_announce(void)
 	if (!tick.armed)
 		loop_timer_periodic(&tick, "arp", ARP_TICK_MS, arp_tick, NULL);
 	arp_send(ARP_OP_REQUEST, broadcast, zero_mac, netif.addr);
+	/*
+	 * Ask for the gateway now, before anything waits for it: almost
+	 * every packet goes through it, and a server's first burst (the
+	 * SYN-ACKs to forty clients that came at once) would otherwise find
+	 * its queue of ARP_QUEUE_MAX full and lose the rest, each loss
+	 * costing a client a retransmission timeout.
+	 */
+	if (netif.gateway && !lookup(netif.gateway)) {
+		struct arp_entry *e = take_entry();
+
+		e->ip = netif.gateway;
+		e->state = ARP_INCOMPLETE;
+		e->tries = 0;
+		request(e, loop_now_ms());
+	}
 }
 
 void arp_print(void)

@@ -802,9 +802,14 @@ static void conn_input(struct tcp_conn *c, const struct segment *s)
 	/*
 	 * An answer while the window is shut says the peer is there: its
 	 * probes do not count towards giving up, however long it keeps
-	 * the window shut (RFC 1122 §4.2.2.17).
+	 * the window shut (RFC 1122 §4.2.2.17), as long as the application
+	 * still holds the connection. Once it has closed it, nobody will
+	 * read what the window lets through, and a peer that answers every
+	 * probe and never opens would keep the connection's memory for
+	 * ever, one connection after another: then the probes count like
+	 * retransmissions, and the connection ends as they do.
 	 */
-	if (c->snd_wnd == 0)
+	if (c->snd_wnd == 0 && !c->fin_queued)
 		c->retries = 0;
 	if (SEQ_LT(c->snd_una, s->ack)) {
 		bool had_room = tcp_send_space(c) > 0;

@@ -94,6 +94,11 @@ ifneq ($(IS_CLANG),yes)
 else
   CFLAGS_KERNEL += --target=x86_64-unknown-none-elf
 endif
+# What the chapters built add (chN.cflags in their manifests): from
+# chapter 2 on, the stack protector, which overrides -fno-stack-protector
+# above (the last of the two wins). Before CFLAGS, so that a reader can
+# turn it off again: make CHAPTER=2 CFLAGS=-fno-stack-protector.
+CFLAGS_KERNEL += $(foreach n,$(ACTIVE),$(ch$(n).cflags))
 CFLAGS_KERNEL += $(CFLAGS)
 NASMFLAGS := -f elf64 -g -F dwarf -w+all -w+error
 LDFLAGS_KERNEL := -nostdlib -static -no-pie -Wl,-n -Wl,--build-id=none \

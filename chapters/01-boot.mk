@@ -6,7 +6,8 @@
 # these files. Sources compile with -DFERN_CHAPTER=N, and code added inside
 # an existing file is fenced with `#if FERN_CHAPTER >= M`. Keys: srcs (built
 # into the kernel), tests (Python test files, host tests), files (anything
-# else only this chapter on needs, e.g. a bench script), blog, lab.
+# else only this chapter on needs, e.g. a bench script), cflags (compiler
+# flags for this chapter and every later one), blog, lab.
 CHAPTERS += 1
 ch1.slug := boot
 ch1.title := Booting: GRUB, Multiboot2 and long mode

@@ -18,6 +18,7 @@ ALL = Boot(cmdline="test=all")
 VECTORS = Boot(cmdline="test=printf-vectors")
 CRASH = Boot(cmdline="test=crash")
 ASSERT = Boot(cmdline="test=assert")
+SMASH = Boot(cmdline="test=stack-smash")
 LIST = Boot(cmdline="test=list")
 NO_SUCH = Boot(cmdline="test=nosuch")
 
@@ -219,6 +220,25 @@ def panic_backtrace(t):
 def assert_fails(t):
     r = t.boot(ASSERT)
     r.expect(r'^panic: assertion ".+" failed at \S+\.c:\d+$')
+    r.expect_exit(EXIT_FAILURE)
+
+
+@test("console: a write past a stack buffer is caught, naming the function", points=0)
+def stack_smash(t):
+    # src/console/stack_protector_test.c writes 32 bytes past the end of
+    # smash_victim()'s 16-byte local buffer: over the stack protector's
+    # canary and, above it, the saved rbp and the return address. The
+    # check before the function's return must stop the run there, naming
+    # the function; its result line is never printed.
+    r = t.boot(SMASH)
+    r.expect(r"^panic: stack smashing detected in smash_victim\+0x[0-9a-f]+: .+$")
+    r.expect(r"^  caller: 0x[0-9a-f]{16} __stack_chk_fail\+0x[0-9a-f]+$")
+    frames = [m.group(1) for m in r.find(r"^\s+#\d+ 0x[0-9a-f]{16} (\w+)\+0x[0-9a-f]+$")]
+    t.check(frames[:2] == ["__stack_chk_fail", "smash_victim"],
+            "the backtrace starts __stack_chk_fail, smash_victim (frames: %s)"
+            % ", ".join(frames[:4]))
+    t.check(not r.find(r"^(ok|not ok) \d+ - .* \[{nonce}\]$"),
+            "no result line: the smashed function never returned")
     r.expect_exit(EXIT_FAILURE)
 
 

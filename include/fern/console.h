@@ -258,6 +258,28 @@ struct fatal_guard {
  * and end the run with the failure status.
  */
 void fatal_guard_enter(struct fatal_guard *guard);
+
+/**
+ * The stack protector's canary (src/console/stack_protector.c): what every
+ * function compiled with -fstack-protector-strong copies into its frame
+ * and checks before it returns. Written once, by stack_guard_init().
+ */
+extern uintptr_t __stack_chk_guard;
+
+/**
+ * Give the canary its value: RDRAND if the CPU has it, else the time stamp
+ * counter, mixed, with the low byte zero. kmain calls it first of all:
+ * every protected frame live when the canary changes fails its check, so
+ * nothing may call it later.
+ */
+void stack_guard_init(void);
+
+/**
+ * What a protected function calls instead of returning when its canary
+ * was overwritten: panic with the function's name ("stack smashing
+ * detected in NAME+0xOFF").
+ */
+__attribute__((noreturn)) void __stack_chk_fail(void);
 #endif
 #if FERN_CHAPTER >= 3
 

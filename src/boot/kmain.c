@@ -185,6 +185,14 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 {
 	static struct boot_info info;
 
+#if FERN_CHAPTER >= 2
+	/*
+	 * Before anything else: a protected function that starts with the
+	 * canary still 0 and returns after it changed would fail its check
+	 * (stack_protector.c). kmain itself never returns.
+	 */
+	stack_guard_init();
+#endif
 	boot_phase("loader");
 	console_init();
 	kprintf("fern: hello from 64-bit long mode (chapter %d)\n", FERN_CHAPTER);

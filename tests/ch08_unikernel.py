@@ -697,34 +697,58 @@ def retransmit(t):
 
 # -- the host's TCP through passt -----------------------------------------
 
+class Passt:
+    """passt, the host's own TCP for the guest (QEMU's -netdev stream), on a
+    unix socket in a folder of its own, forwarding 127.0.0.1:PORT to the
+    guest's GUEST_PORT for each (PORT, GUEST_PORT); `extra` is the QEMU
+    options that connect a virtio-net card to it.
+
+    passt copies the host's routes unless told; the guest gets 10.0.4.15
+    by passt's DHCP. Debian 12's passt (2023-03) takes a padded frame's
+    length for its packet's, so the kernel must send short frames unpadded
+    (eth_pad=0), as Linux's virtio-net driver does."""
+
+    def __init__(self, t, forwards):
+        self.t, self.forwards = t, forwards
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="fern-passt-")
+        os.chmod(self.dir, 0o777)   # passt run by root runs as nobody, and makes its socket here
+        sock = os.path.join(self.dir, "passt.sock")
+        argv = ["passt", "-f", "-q", "-s", sock, "-a", "10.0.4.15", "-n", "24", "-g", "10.0.4.2",
+                "-m", "1500"]
+        for port, guest_port in self.forwards:
+            argv += ["-t", "127.0.0.1/%d:%d" % (port, guest_port)]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 5 * timeout_scale()
+        while (not os.path.exists(sock) and self.proc.poll() is None and
+               time.monotonic() < deadline):
+            time.sleep(0.05)
+        if not os.path.exists(sock):
+            err = (self.proc.stderr.read().decode(errors="replace")
+                   if self.proc.poll() is not None else "")
+            self.__exit__()
+            self.t.fail("passt did not start: %s"
+                        % (err.strip().splitlines() or ["no socket"])[-1])
+        self.extra = ["-netdev", "stream,id=n0,server=off,addr.type=unix,addr.path=%s" % sock,
+                      "-device", "virtio-net-pci,netdev=n0"]
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait(timeout=5)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 @test("tcp: the host's own TCP through passt (-netdev stream): the site and 256 KiB of echo",
       points=4)
 def through_passt(t):
     if shutil.which("passt") is None:
         t.fail("passt is not installed (make deps; make doctor)")
     files = the_site(t)
-    d = tempfile.mkdtemp(prefix="fern-passt-")
-    os.chmod(d, 0o777)      # passt started as root runs as nobody, and makes its socket here
-    sock = os.path.join(d, "passt.sock")
     port, echo_port = free_tcp_port(), free_tcp_port()
-    # passt copies the host's routes unless told; the guest gets 10.0.4.15
-    # by passt's DHCP. Debian 12's passt (2023-03) takes a padded frame's
-    # length for its packet's, so the kernel sends short frames unpadded
-    # (eth_pad=0), as Linux's virtio-net driver does.
-    passt = subprocess.Popen(["passt", "-f", "-q", "-s", sock, "-a", "10.0.4.15", "-n", "24",
-                              "-g", "10.0.4.2", "-m", "1500",
-                              "-t", "127.0.0.1/%d:80" % port, "-t", "127.0.0.1/%d:7" % echo_port],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 5 * timeout_scale()
-        while not os.path.exists(sock) and passt.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not os.path.exists(sock):
-            err = passt.stderr.read().decode(errors="replace") if passt.poll() is not None else ""
-            t.fail("passt did not start: %s" % (err.strip().splitlines() or ["no socket"])[-1])
-        extra = ["-netdev", "stream,id=n0,server=off,addr.type=unix,addr.path=%s" % sock,
-                 "-device", "virtio-net-pci,netdev=n0"]
-        with t.machine(cmdline="shell eth_pad=0", timeout=60, extra=extra) as m:
+    with Passt(t, [(port, 80), (echo_port, 7)]) as passt:
+        with t.machine(cmdline="shell eth_pad=0", timeout=60, extra=passt.extra) as m:
             t.check(m.wait(r"^net: 10\.0\.4\.15/24 gw 10\.0\.4\.2 \(dhcp\)$", timeout=20),
                     "passt's DHCP gives 10.0.4.15/24 gw 10.0.4.2")
             if not m.wait(r"^fern> ", timeout=20):
@@ -747,7 +771,3 @@ def through_passt(t):
                 e.close()
             t.check(bytes(got) == data, "256 KiB through passt to the TCP echo and back, intact "
                     "(%d bytes back)" % len(got))
-    finally:
-        passt.kill()
-        passt.wait(timeout=5)
-        shutil.rmtree(d, ignore_errors=True)

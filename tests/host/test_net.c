@@ -454,18 +454,29 @@ static void test_bring_up(void)
 	       "boot: ip= gives net: 10.0.2.15/24 gw 10.0.2.2 (static)") ||
 		printf("# printed: %s", host_printed));
 	tap_ok(host_dev.input != NULL, "boot: the stack set the card's input");
-	s = last_sent();
-	tap_ok(host_frame_count == 1 && s.arp && !memcmp(s.raw, bcast_mac, 6) &&
+	s = parse(&host_frames[0]);
+	tap_ok(host_frame_count >= 1 && s.arp && !memcmp(s.raw, bcast_mac, 6) &&
 	       !memcmp(s.raw + 6, our_mac, 6) && rd16(s.l3 + 6) == 1 &&
 	       !memcmp(s.l3 + 8, our_mac, 6) && rd32(s.l3 + 14) == OUR_IP &&
 	       rd32(s.l3 + 24) == OUR_IP,
 	       "boot: the new address is announced: a broadcast ARP request from and for "
 	       "10.0.2.15 (RFC 5227 section 3)");
+	s = last_sent();
+	tap_ok(host_frame_count == 2 && s.arp && !memcmp(s.raw, bcast_mac, 6) &&
+	       rd16(s.l3 + 6) == 1 && rd32(s.l3 + 14) == OUR_IP && rd32(s.l3 + 24) == PEER_IP,
+	       "boot: then the gateway is asked for, before anything waits for it: a broadcast "
+	       "ARP request for 10.0.2.2 (%u frames)", host_frame_count);
 	sent_reset();
 	boot("shell " STATIC_LINE, host_initcall_dhcp_init);
 	host_advance(5000);
-	tap_ok(host_frame_count == 0, "boot: with ip= no DHCP message is sent (%u frames)",
-	       host_frame_count);
+	{
+		unsigned int udp = 0;
+
+		for (unsigned int i = 0; i < host_frame_count; i++)
+			udp += parse(&host_frames[i]).udp;
+		tap_ok(udp == 0, "boot: with ip= no DHCP message is sent (%u of %u frames)", udp,
+		       host_frame_count);
+	}
 	run(host_kcmd_ifconfig, "ifconfig");
 	tap_streq(host_printed, "eth0: fake-net 00:00.0 mac 52:54:00:12:34:56 mtu 1500\n"
 		  "  inet 10.0.2.15/24 gw 10.0.2.2 dns 10.0.2.3 (static)\n",

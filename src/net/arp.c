@@ -91,6 +91,17 @@ static struct arp_entry *take_entry(void)
 	return victim;
 }
 
+/* A new entry for @ip, waiting for its first request to be sent. */
+static struct arp_entry *incomplete_entry(uint32_t ip)
+{
+	struct arp_entry *e = take_entry();
+
+	e->ip = ip;
+	e->state = ARP_INCOMPLETE;
+	e->tries = 0;
+	return e;
+}
+
 /* Build and send one ARP packet. */
 static void arp_send(uint16_t op, const uint8_t *eth_dst, const uint8_t *tha, uint32_t tpa)
 {
@@ -198,12 +209,8 @@ int arp_output(struct pbuf *p, uint32_t next_hop)
 		e->state = ARP_INCOMPLETE;
 		e->tries = 0;
 	}
-	if (!e) {
-		e = take_entry();
-		e->ip = next_hop;
-		e->state = ARP_INCOMPLETE;
-		e->tries = 0;
-	}
+	if (!e)
+		e = incomplete_entry(next_hop);
 	if (e->queued >= ARP_QUEUE_MAX) {
 		net_drop(p, NET_DROP_ARP_QUEUE_FULL);
 		return -1;
@@ -258,14 +265,8 @@ void arp_announce(void)
 	 * its queue of ARP_QUEUE_MAX full and lose the rest, each loss
 	 * costing a client a retransmission timeout.
 	 */
-	if (netif.gateway && !lookup(netif.gateway)) {
-		struct arp_entry *e = take_entry();
-
-		e->ip = netif.gateway;
-		e->state = ARP_INCOMPLETE;
-		e->tries = 0;
-		request(e, loop_now_ms());
-	}
+	if (netif.gateway && !lookup(netif.gateway))
+		request(incomplete_entry(netif.gateway), loop_now_ms());
 }
 
 void arp_print(void)

@@ -30,7 +30,7 @@ from fernlab.session import PROMPT, command
 from fernlab.tcp_peer import ACK, FIN, PSH, RST, SYN, URG, Client, mss_option, segment_of
 
 from ch08_unikernel import (Passt, Server, free_tcp_port, get_raw, h11_get, heap_in_use,
-                             site_files)
+                             site_files, tcp_drops)
 
 GUEST_MAC, GUEST_IP = "52:54:00:aa:bb:cd", "10.0.3.15"
 # The tests run one after another: each measures time (timeouts, fetches
@@ -90,11 +90,6 @@ def echo_conn(t, guest, ports, after):
         t.fail("%s, an echo connection did not open (the answer to its SYN: %r)"
                % (after, c.last))
     return c
-
-
-def tcp_drops(t, m):
-    out = command(t, m, "netstat")
-    return {k: int(v) for k, v in re.findall(r"^drop (tcp-\S+) (\d+)$", out, re.M)}
 
 
 def half_open(t, m):

@@ -201,12 +201,17 @@ def serial_shell(t):
                 % m.outcome())
 
 
+def backtrace(r):
+    """The function names of panic()'s backtrace lines (`  #N 0xADDR name+0xOFF`), in order."""
+    return [m.group(1) for m in r.find(r"^\s+#\d+ 0x[0-9a-f]{16} (\w+)\+0x[0-9a-f]+$")]
+
+
 @test("console: panic prints a backtrace naming the path and fails the run", points=10)
 def panic_backtrace(t):
     r = t.boot(CRASH)
     r.expect(r"^panic: .+")
     r.expect(r"^  caller: 0x[0-9a-f]{16} crash_inner\+0x[0-9a-f]+$")
-    frames = [m.group(1) for m in r.find(r"^\s+#\d+ 0x[0-9a-f]{16} (\w+)\+0x[0-9a-f]+$")]
+    frames = backtrace(r)
     path = ["crash_inner", "crash_middle", "crash_outer"]
     positions = [frames.index(f) if f in frames else -1 for f in path]
     t.check(-1 not in positions and positions == sorted(positions),
@@ -233,7 +238,7 @@ def stack_smash(t):
     r = t.boot(SMASH)
     r.expect(r"^panic: stack smashing detected in smash_victim\+0x[0-9a-f]+: .+$")
     r.expect(r"^  caller: 0x[0-9a-f]{16} __stack_chk_fail\+0x[0-9a-f]+$")
-    frames = [m.group(1) for m in r.find(r"^\s+#\d+ 0x[0-9a-f]{16} (\w+)\+0x[0-9a-f]+$")]
+    frames = backtrace(r)
     t.check(frames[:2] == ["__stack_chk_fail", "smash_victim"],
             "the backtrace starts __stack_chk_fail, smash_victim (frames: %s)"
             % ", ".join(frames[:4]))

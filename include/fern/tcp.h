@@ -37,6 +37,24 @@
 #define TCP_HDR_LEN	20	/**< without options */
 
 /**
+ * Connections at once, TIME-WAIT included: the table is static. A SYN
+ * that finds no slot is dropped unanswered (`tcp-full`).
+ */
+#define TCP_CONNS	128
+
+/**
+ * At most this many connections are half-open (SYN-RECEIVED) at once; a
+ * SYN beyond it takes the place of the oldest (RFC 4987 §3.4's "oldest
+ * half-open"). A flood of SYNs from forged addresses then fills half of
+ * the table, never all of it, and a real client's handshake, which
+ * completes in one round trip, is not pushed out by it. It must not be
+ * small either: wrk, a browser or passt opens a burst of connections at
+ * once, and one pushed out before its ACK came is lost. 64 holds a burst
+ * as large as the HTTP server's max_connections (`src/app/main.c`).
+ */
+#define TCP_BACKLOG	64
+
+/**
  * Why a segment was dropped: name (for `netstat`) and meaning. Each drop
  * is counted under exactly one of these.
  */
@@ -70,6 +88,7 @@ struct tcp_stats {
 	uint64_t resets_sent;		/**< RSTs sent */
 	uint64_t timeouts;		/**< connections given up after retransmitting */
 	uint64_t syn_evicted;		/**< half-open connections forgotten for a newer SYN */
+	uint64_t buffer_waits;		/**< times data waited for a free packet buffer */
 	uint64_t drops[TCP_DROPS];	/**< by reason */
 };
 

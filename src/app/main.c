@@ -11,7 +11,7 @@
 static const struct http_config course_site = {
 	.port = 80,
 	.index = "/index.html",
-	.max_connections = 48,
+	.max_connections = 64,
 	.idle_ms = 30000,
 	.max_body = 65536,
 };

@@ -45,7 +45,6 @@
 #define OPT_WSCALE	3	/* RFC 7323 §2 */
 #define WSCALE_MAX	14	/* RFC 7323 §2.3: a larger shift is taken as 14 */
 
-#define TCP_CONNS	64	/* connections at once, TIME-WAIT included */
 #define TCP_SNDBUF	8192	/* bytes queued per connection */
 #define TCP_WINDOW	8192	/* what we advertise: data is handed up at once */
 #define TCP_MSS_DEFAULT	536	/* the peer's MSS when it sends none (RFC 9293 §3.7.1) */
@@ -55,15 +54,12 @@
 #define TCP_RETRIES	6	/* retransmissions before giving up */
 #define SYN_RETRIES	3	/* SYN-ACKs before forgetting a half-open connection */
 /*
- * At most this many connections are half-open (SYN-RECEIVED) at once; a
- * SYN beyond it takes the place of the oldest (RFC 4987 §3.4's "oldest
- * half-open"). A flood of SYNs from forged addresses then fills half of
- * the table, never all of it, and a real client's handshake, which
- * completes in one round trip, is not pushed out by it. It must not be
- * small either: a browser or QEMU's user networking opens a burst of
- * connections at once, and one pushed out before its ACK came is lost.
+ * Data and FINs wait while fewer packet buffers than this are free: the
+ * last ones are kept for ACKs, SYN-ACKs and RSTs, which are not queued
+ * anywhere, and for the receive ring, which brings the ACKs that free
+ * the send buffers.
  */
-#define TCP_BACKLOG	32
+#define TX_RESERVE	8
 /*
  * TIME-WAIT lasts 2 MSL, four minutes in RFC 9293. fern keeps 2 s: its
  * initial sequence numbers change with time (RFC 6528), and a slot in
@@ -101,6 +97,7 @@ struct tcp_conn {
 	uint8_t *buf;			/* TCP_SNDBUF bytes, a ring */
 	size_t head, len;		/* the bytes from snd_una on: buf[head], len of them */
 	bool fin_queued, fin_sent;	/* tcp_close() was called; the FIN is out */
+	bool buffer_wait;		/* output() stopped for want of a packet buffer */
 	/* Receiving: rcv_nxt is the next byte expected, rcv_acked the
 	 * last acknowledgment number sent, rcv_wnd_sent the window it
 	 * carried. */
@@ -124,6 +121,7 @@ struct tcp_conn {
 
 struct tcp_stats tcp_stats;
 static struct tcp_conn conns[TCP_CONNS];
+static unsigned int buffer_waiting;	/* connections with buffer_wait set */
 static struct tcp_listener *listeners;
 static uint64_t isn_secret;
 
@@ -278,6 +276,8 @@ static struct tcp_conn *lookup(uint32_t raddr, uint16_t rport, uint16_t lport)
 
 static void conn_free(struct tcp_conn *c)
 {
+	if (c->buffer_wait)
+		buffer_waiting--;
 	loop_timer_stop(&c->timer);
 	kfree(c->buf);
 	memset(c, 0, sizeof(*c));
@@ -343,6 +343,25 @@ static uint32_t in_flight(const struct tcp_conn *c)
 }
 
 /*
+ * Whether a segment of data (or the FIN) may take a packet buffer now.
+ * If not, @c waits: tcp_buffers_back() calls output() again once the
+ * device has given buffers back. Sending the segment anyway would lose
+ * it, and only the retransmission timer, 200 ms or more later, would
+ * notice.
+ */
+static bool buffer_for(struct tcp_conn *c)
+{
+	if (pbuf_available() > TX_RESERVE)
+		return true;
+	if (!c->buffer_wait) {
+		c->buffer_wait = true;
+		buffer_waiting++;
+		tcp_stats.buffer_waits++;
+	}
+	return false;
+}
+
+/*
  * Send what the windows allow: data from the buffer while the peer's
  * window and the congestion window have room, then the FIN once every
  * byte is out. With @force, one segment goes even into a closed window:
@@ -363,6 +382,8 @@ static void output(struct tcp_conn *c, bool force)
 			break;
 		if (in_flight(c) >= wnd && !force)
 			break;
+		if (!buffer_for(c))
+			break;
 		n = c->len - off;
 		if (n > c->mss)
 			n = c->mss;
@@ -382,7 +403,7 @@ static void output(struct tcp_conn *c, bool force)
 		force = false;
 	}
 	if (c->fin_queued && !c->fin_sent && in_flight(c) == c->len &&
-	    (in_flight(c) < wnd || force || c->len == 0)) {
+	    (in_flight(c) < wnd || force || c->len == 0) && buffer_for(c)) {
 		send_control(c, TCP_FIN | TCP_ACK, c->snd_nxt);
 		c->snd_nxt++;
 		c->fin_sent = true;
@@ -440,6 +461,46 @@ static void conn_timer(void *ctx)
 	if (!c->timer.armed)
 		arm_rto(c);
 }
+
+/*
+ * The loop's poller for connections that stopped for want of a packet
+ * buffer (buffer_for()). It runs after the card's poller, which gives
+ * back the buffers of frames sent and refills the receive ring first.
+ * It starts where it stopped last time, so that under a long shortage
+ * every waiting connection gets its turn rather than the first few.
+ */
+static bool tcp_buffers_back(void *ctx)
+{
+	static unsigned int next;
+	uint64_t sent = tcp_stats.tx;
+
+	(void)ctx;
+	for (unsigned int k = 0; k < TCP_CONNS && buffer_waiting; k++) {
+		struct tcp_conn *c = &conns[next];
+
+		next = (next + 1) % TCP_CONNS;
+		if (!c->buffer_wait)
+			continue;
+		if (pbuf_available() <= TX_RESERVE)
+			break;
+		c->buffer_wait = false;
+		buffer_waiting--;
+		output(c, false);
+	}
+	return tcp_stats.tx != sent;
+}
+
+static bool tcp_buffers_ready(void *ctx)
+{
+	(void)ctx;
+	return buffer_waiting && pbuf_available() > TX_RESERVE;
+}
+
+static struct loop_poller buffers_poller = {
+	.name = "tcp buffer wait",
+	.poll = tcp_buffers_back,
+	.ready = tcp_buffers_ready,
+};
 
 /* ---- input ------------------------------------------------------------ */
 
@@ -976,6 +1037,7 @@ int tcp_listen(struct tcp_listener *l, uint16_t port,
 	}
 	if (!isn_secret)
 		isn_seed();
+	loop_add_poller(&buffers_poller);	/* once: the loop ignores a second add */
 	l->port = port;
 	l->accept = accept;
 	l->ctx = ctx;
@@ -1053,8 +1115,9 @@ static void tcp_report(void)
 	for (unsigned int i = 0; i < TCP_CONNS; i++)
 		by_state[conns[i].state]++;
 	kprintf("tcp rx %lu tx %lu retransmits %lu resets %lu timeouts %lu accepted %lu "
-		"syn-evicted %lu\n", tcp_stats.rx, tcp_stats.tx, tcp_stats.retransmits,
-		tcp_stats.resets_sent, tcp_stats.timeouts, tcp_stats.accepted, tcp_stats.syn_evicted);
+		"syn-evicted %lu buffer-waits %lu\n", tcp_stats.rx, tcp_stats.tx,
+		tcp_stats.retransmits, tcp_stats.resets_sent, tcp_stats.timeouts, tcp_stats.accepted,
+		tcp_stats.syn_evicted, tcp_stats.buffer_waits);
 	for (unsigned int s = TCP_SYN_RECEIVED; s <= TCP_TIME_WAIT; s++) {
 		if (by_state[s])
 			kprintf("tcp %s %u\n", state_names[s], by_state[s]);

@@ -131,9 +131,25 @@ void loop_timer_periodic(struct loop_timer *t, const char *name, uint32_t period
 	arm(t, name, period_ms, period_ms, fn, ctx);
 }
 
+static struct loop_poller *pollers;
+
 void loop_add_poller(struct loop_poller *p)
 {
-	(void)p;
+	for (struct loop_poller *o = pollers; o; o = o->next) {
+		if (o == p)
+			return;
+	}
+	p->next = pollers;
+	pollers = p;
+}
+
+bool host_poll(void)
+{
+	bool did = false;
+
+	for (struct loop_poller *p = pollers; p; p = p->next)
+		did |= p->poll(p->ctx);
+	return did;
 }
 
 void loop_wake(void)

@@ -65,6 +65,12 @@ typedef int (*kcmd_fn)(int argc, char **argv);
 extern uint64_t host_now_ms;
 /** Move the clock @p ms forward, firing every timer that falls due. */
 void host_advance(uint64_t ms);
+/**
+ * Run every poller the stack added once, as a round of the loop does
+ * after the card's poller; true if one did something. No test's clock
+ * moves.
+ */
+bool host_poll(void);
 /** Called after each timer and each step of loop_wait(); may be NULL. */
 extern void (*host_pump)(void);
 /**

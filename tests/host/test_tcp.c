@@ -1320,35 +1320,89 @@ static void test_window_scale(void)
 	tap_ok(conns_open() == 0, "tcp: both connections end with a RST");
 }
 
+/*
+ * Data that finds no free packet buffer waits for one instead of being
+ * sent into nothing: once the card gives buffers back, the loop's next
+ * round sends it, with no timer.
+ */
+static void test_buffer_wait(void)
+{
+	static struct pbuf *held[PBUF_COUNT];
+	static const char msg[] = "no buffer yet";
+	struct client c;
+	unsigned int n = 0;
+	uint64_t t0;
+	struct tseg s;
+
+	tap_ok(open_conn(&c, 45000, ECHO_PORT, 777, 8192, true), "tcp: a connection for the "
+	       "buffer shortage is established");
+	/* Keep one buffer for the client's segment itself. */
+	while (pbuf_available() > 1 && n < PBUF_COUNT)
+		held[n++] = pbuf_alloc();
+	mark();
+	t0 = host_now_ms;
+	client_send(&c, msg, strlen(msg));
+	tap_ok(host_frame_count == 0 || (host_frame_count == 1 && sent(0).len == 0),
+	       "tcp: with no packet buffer free, the echo sends no data (%u frames)",
+	       host_frame_count);
+	tap_ok(tcp_stats.buffer_waits == stats_before.buffer_waits + 1,
+	       "tcp: ... and counts one buffer wait (%lu)",
+	       (unsigned long)(tcp_stats.buffer_waits - stats_before.buffer_waits));
+	host_poll();
+	tap_ok(host_frame_count == 0 || (host_frame_count == 1 && sent(0).len == 0),
+	       "tcp: a round of the loop while none is back sends nothing either");
+	while (n)
+		pbuf_free(held[--n]);
+	mark();
+	host_poll();
+	s = sent(0);
+	tap_ok(one_seg(&c, ACK | PSH, c.rcv, c.snd, strlen(msg)) &&
+	       !memcmp(s.data, msg, strlen(msg)) && host_now_ms == t0 &&
+	       tcp_stats.retransmits == stats_before.retransmits,
+	       "tcp: once buffers are back, the next round sends the echo, at once and not as a "
+	       "retransmission");
+	c.rcv += (uint32_t)strlen(msg);
+	seg(&c, c.snd, 0, RST, NULL, 0);
+	tap_ok(conns_open() == 0 && drops_since(NULL, DS_BUFFERS),
+	       "tcp: the connection ends with a RST, every buffer back");
+}
+
 /* ==== the connection table ==== */
 
 static void test_full(void)
 {
-	static struct client cs[64];
+	static struct client cs[TCP_CONNS];
 	struct client extra, late;
 	unsigned int opened = 0;
+	/* More SYNs than the backlog holds: the first ones are forgotten. */
+	const unsigned int flood = TCP_BACKLOG + TCP_BACKLOG / 2;
+	const unsigned int forgotten = flood - TCP_BACKLOG;
 
-	for (unsigned int i = 0; i < 64; i++)
+	for (unsigned int i = 0; i < TCP_CONNS; i++)
 		opened += open_conn(&cs[i], 50000 + i, ECHO_PORT, 1000 * i, 8192, true);
-	tap_ok(opened == 64 && conns_open() == 64 && in_state("ESTABLISHED") == 64,
-	       "tcp: 64 connections established (%u)", opened);
+	tap_ok(opened == TCP_CONNS && conns_open() == TCP_CONNS &&
+	       in_state("ESTABLISHED") == TCP_CONNS,
+	       "tcp: a table's worth of connections established (%u of %u)", opened, TCP_CONNS);
 	mark();
-	seg(&(struct client){ .port = 50064, .lport = ECHO_PORT, .wnd = 8192 }, 1, 0, SYN, NULL, 0);
+	seg(&(struct client){ .port = 50000 + TCP_CONNS, .lport = ECHO_PORT, .wnd = 8192 }, 1, 0,
+	    SYN, NULL, 0);
 	tap_ok(drops_since("tcp-full", DS_QUIET | DS_BUFFERS),
-	       "tcp: a 65th SYN is dropped as tcp-full, unanswered");
-	for (unsigned int i = 0; i < 64; i++)
+	       "tcp: one SYN more is dropped as tcp-full, unanswered");
+	for (unsigned int i = 0; i < TCP_CONNS; i++)
 		seg(&cs[i], cs[i].snd, 0, RST, NULL, 0);
 	tap_ok(conns_open() == 0, "tcp: a RST at rcv_nxt ends each of them");
 
-	/* A SYN flood: at most 32 half-open connections, the oldest giving way. */
+	/* A SYN flood: at most TCP_BACKLOG half-open connections, the oldest
+	 * giving way. */
 	opened = 0;
-	for (unsigned int i = 0; i < 50; i++) {
+	for (unsigned int i = 0; i < flood; i++) {
 		opened += open_conn(&cs[i], 51000 + i, ECHO_PORT, 7 * i, 8192, false);
 		host_now_ms++;
 	}
-	tap_ok(opened == 50 && in_state("SYN-RECEIVED") == 32 && conns_open() == 32,
-	       "tcp: 50 SYNs each get a SYN-ACK, and 32 stay half-open (%u, %u)", opened,
-	       in_state("SYN-RECEIVED"));
+	tap_ok(opened == flood && in_state("SYN-RECEIVED") == TCP_BACKLOG &&
+	       conns_open() == TCP_BACKLOG,
+	       "tcp: %u SYNs each get a SYN-ACK, and %u stay half-open (%u, %u)", flood,
+	       TCP_BACKLOG, opened, in_state("SYN-RECEIVED"));
 	mark();
 	seg(&cs[0], cs[0].snd, cs[0].rcv, ACK, NULL, 0);
 	tap_ok(one_seg(&cs[0], RST, cs[0].rcv, 0, 0),
@@ -1357,10 +1411,10 @@ static void test_full(void)
 	       in_state("ESTABLISHED") == 1,
 	       "tcp: a real client's handshake during the flood completes");
 	seg(&late, late.snd, 0, RST, NULL, 0);
-	for (unsigned int i = 18; i < 50; i++)
+	for (unsigned int i = forgotten; i < flood; i++)
 		seg(&cs[i], cs[i].snd, 0, RST, NULL, 0);
 	tap_ok(conns_open() == 0, "tcp: the half-open ones end with a RST at rcv_nxt");
-	tap_ok(open_conn(&extra, 50064, ECHO_PORT, 1, 8192, false),
+	tap_ok(open_conn(&extra, 50000 + TCP_CONNS, ECHO_PORT, 1, 8192, false),
 	       "tcp: then a SYN gets its SYN-ACK again");
 	seg(&extra, extra.snd, 0, RST, NULL, 0);
 }
@@ -1383,6 +1437,7 @@ int main(void)
 	test_wrap();
 	test_echo_window();
 	test_window_scale();
+	test_buffer_wait();
 	test_full();
 	tap_ok(conns_open() == 0, "tcp: at the end no connection is left");
 	tap_ok(pbuf_available() == PBUF_COUNT, "tcp: at the end every packet buffer is back "

@@ -945,7 +945,10 @@ def output_matches(pasted, actual):
 
 
 def session_steps(block):
-    """[(offset, command, pasted output lines)] of a session block."""
+    """[(offset, command, pasted output lines, offset of the output)] of a
+    session block. Offsets count from the opening fence: the command's is
+    its `$ ` line, the output's is the line after the command's last
+    (backslash-continued) line."""
     steps, cur = [], None
     i, lines = 0, block.lines
     while i < len(lines):
@@ -955,7 +958,7 @@ def session_steps(block):
             while cmd.endswith("\\") and i + 1 < len(lines):
                 i += 1
                 cmd = cmd[:-1] + " " + lines[i].strip()
-            cur = [start + 1, cmd, []]
+            cur = [start + 1, cmd, [], i + 2]
             steps.append(cur)
         elif cur is not None:
             cur[2].append(lines[i])
@@ -1118,7 +1121,7 @@ def check_outputs(path, chapters, work, problems, update=False):
             problems.add(path, b.line, "could not make the tree to run in: %s" % e)
             continue
         ran += 1
-        for off, cmd, pasted in session_steps(b):
+        for off, cmd, pasted, out_off in session_steps(b):
             try:
                 p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], cwd=tree, env=READER_ENV,
                                    stdin=subprocess.DEVNULL, capture_output=True,
@@ -1134,7 +1137,7 @@ def check_outputs(path, chapters, work, problems, update=False):
                 real = [l.rstrip() for l in out.replace("\r", "").split("\n")]
                 while real and not real[-1]:
                     real.pop()
-                replacements.append((b.line + off, len(pasted), real))
+                replacements.append((b.line + out_off - 1, len(pasted), real))
                 continue
             if bad is not None:
                 shown = [l for l in out.split("\n") if l.strip()][-6:]
@@ -1149,13 +1152,36 @@ def check_outputs(path, chapters, work, problems, update=False):
         else:
             replacements.append((e[1], e[2], e[3]))
     if replacements:
-        lines = text.split("\n")
-        for first, count, new in sorted(replacements, reverse=True):
-            lines[first:first + count] = new
         with open(os.path.join(ROOT, path), "w", encoding="utf-8") as f:
-            f.write("\n".join(lines))
+            f.write(paste_outputs(text, replacements))
         print("%s: pasted the real output of %d command(s)" % (path, len(replacements)))
     return ran
+
+
+def paste_outputs(text, replacements):
+    """`text` with each (first line index, line count, new lines) of
+    `replacements` put in place, the last first."""
+    lines = text.split("\n")
+    for first, count, new in sorted(replacements, reverse=True):
+        lines[first:first + count] = new
+    return "\n".join(lines)
+
+
+def selftest_update():
+    """--update pastes a command's output under it, after the lines that
+    continue the command, and keeps those. Returns the discrepancies."""
+    text = "\n".join(["para", "", "```text run", "$ printf '%s\\n' a \\", "      b",
+                      "old", "$ true", "```"])
+    blocks, _ = parse_blocks("x.md", text)
+    b = blocks[0]
+    reps = [(b.line + out_off - 1, len(pasted), ["new " + cmd.split()[0]])
+            for off, cmd, pasted, out_off in session_steps(b)]
+    want = "\n".join(["para", "", "```text run", "$ printf '%s\\n' a \\", "      b",
+                      "new printf", "$ true", "new true", "```"])
+    got = paste_outputs(text, reps)
+    if got != want:
+        return ["tools/check_docs.py: --update would write %r, not %r" % (got, want)]
+    return []
 
 
 SELFTEST = "tests/selftest/docs_bad.md"
@@ -1181,7 +1207,7 @@ def selftest(chapters):
         got.setdefault(int(m.group(1)), []).append(m.group(2))
     # A command in a session block is reported on its own line, one or
     # two lines below the comment's target (the fence).
-    wrong, claimed = [], set()
+    wrong, claimed = selftest_update(), set()
     for line, what in sorted(expected.items()):
         near = [l for l in (line, line + 1, line + 2) if any(what in g for g in got.get(l, []))]
         if near:

@@ -644,7 +644,7 @@ class Unit:
         text = "\n".join(self.lines)
         blank = lambda m: re.sub(r"[^\n]", " ", m.group(0))  # noqa: E731
         text = HTML_COMMENT.sub(blank, text)
-        text = re.sub(r"`[^`\n]+`", blank, text)
+        text = re.sub(r"`[^`]+`", blank, text)      # a code span may cross a line break
         text = re.sub(r"\]\([^)\s]*\)", blank, text)
         return text
 
@@ -657,7 +657,8 @@ class Unit:
                 return []
             cmds = session_commands(b) if b.lang != "sh" else sh_block_commands(b)
             return [c for _, c in cmds if measuring(c)]
-        return [c for c in INLINE_CODE.findall("\n".join(self.lines)) if measuring(c)]
+        spans = re.findall(r"`([^`]+)`", "\n".join(self.lines))
+        return [c for c in (re.sub(r"\s*\n\s*", " ", s) for s in spans) if measuring(c)]
 
 
 def figure_mark(text):

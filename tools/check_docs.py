@@ -27,8 +27,29 @@ mark a block):
    exist and accept the options shown.
 3. Links. Every relative link in the posts, labs, docs and the README
    resolves to a file, and an anchor to a heading of it.
+4. Figures. In a post (blog/NN-*.md) and in docs/performance.md, a
+   paragraph, list item or table that states a measured figure, a number
+   with a unit of time, size, rate, ratio or share (0.81 s, 28 ms, 12.5
+   KiB, 120,376 bytes, 4,367 requests/s, 1.39×, 92 %, 8.0 M TSC cycles),
+   names the command that measured it in inline code (`make bench`,
+   `size -t ...`, `stat -c %s ...`, `python3 tools/bench_heap.py`). The
+   command may instead be where the figure is read from: a table's
+   caption (the paragraph just above it, or just below unless that one
+   ends with a colon), a list's lead paragraph, a session block beside
+   the unit (its `$ ` lines, or the paragraph that introduces it), or a
+   `Command: `...`` paragraph of the section (a record of a run). Specs
+   are not figures: round binary sizes (4 KiB pages, 16 KiB stacks, 768
+   KiB: at most two bits set, unless "about 16 KiB" or "16 KiB of code"),
+   byte counts under 10,000 without a comma (a 20-byte header), bounds
+   and settings (≤ 1.25×, a budget of 1.25×, every 10 ms, a 30 s idle
+   timeout, 200 ms at least, 8 s after), products (80×25), whole "N
+   times", counts without a unit, and anything in code or a heading. A
+   unit whose figures are not measurements (a constant, a computed value,
+   a figure quoted from elsewhere) says so in a comment on the line above
+   it or inside it, `<!-- not measured: why -->`; `<!-- measured by:
+   unknown -->` marks a figure nobody could attribute, and fails.
 
-4. Outputs. A session block marked ```text run (or ```text run=handout)
+5. Outputs. A session block marked ```text run (or ```text run=handout)
    is run for real with --outputs: its `$ ` commands run one after the other
    (bash, 90 s each at most) in a fresh copy of the chapter's snapshot; with
    run=handout, of the cumulative handout that `make handout` writes (every
@@ -40,7 +61,7 @@ mark a block):
    must match in the grader's result lines (PASS/FAIL with points, Score,
    N passed), so a changed message or a changed score fails the check.
 
-5. Mutations. An answer key shows what a bug does to the grade: a
+6. Mutations. An answer key shows what a bug does to the grade: a
    ```diff mutation block (a unified diff of the reference code) followed
    by a ```text mutation block (the grader's lines). With --outputs the diff
    is applied to a fresh copy of the chapter's snapshot, `make labN-check`
@@ -512,6 +533,276 @@ def check_links(path, prose, problems):
                 problems.add(path, n, "the link %s: %s has no heading #%s" % (target, rel, anchor))
 
 
+# ---- figures ----------------------------------------------------------------
+
+# The files whose figures must name the command that measured them.
+FIGURE_FILES = re.compile(r"^(blog/\d\d-[^/]*\.md|docs/performance\.md)$")
+NOT_MEASURED = re.compile(r"<!--\s*not measured\b.*?-->", re.S)
+# Measured, by a command nobody could tell: a failure until it is named.
+UNKNOWN_COMMAND = re.compile(r"<!--\s*measured by:\s*unknown\b.*?-->", re.S)
+# A record of a run (docs/performance.md's history) names its command once,
+# for the whole section under its heading: "Command: `make bench BENCH_RUNS=20`".
+SECTION_COMMAND = re.compile(r"\bCommands?:\s+`([^`\n]+)`")
+HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+LIST_ITEM = re.compile(r"^\s{0,3}([-*+]|\d{1,3}[.)])\s+")
+_NUM = r"(?<![\w.,/^-])(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+_SP = r"[ \u00a0\u2009\u202f]?"
+# A number and its unit of time, size, rate, ratio or share, in prose.
+FIGURE = re.compile(
+    _NUM + r"(?:" +
+    _SP + r"(?P<rate>(?:req|requests?|allocations?|allocs?|ops|operations?|packets?|frames?|"
+    r"connections?|bytes?|[KMG]i?B|kB|[MG]bit)(?:/s\b| per second\b| a second\b))|" +
+    _SP + r"(?P<cycles>(?:[MGk] |million |billion |thousand )?(?:TSC |CPU |host )?cycles\b)|" +
+    _SP + r"(?P<size>bytes?\b|[KMGT]iB\b|[KMG]B\b|kB\b)|" +
+    r"(?: (?P<time>s\b(?!/)|seconds?\b|minutes?\b)|" + _SP +
+    r"(?P<time2>ms\b|[µμ]s\b|us\b|ns\b|milliseconds?\b|microseconds?\b))|" +
+    _SP + r"(?P<ratio>×(?!\s*[\d(A-Z])|x\b(?!\s*\d))|" +
+    r"(?P<times> times\b)|" +
+    _SP + r"(?P<share>%|per ?cent\b))")
+# Words just before a figure that make it a bound, not a result.
+BOUND_BEFORE = re.compile(r"(?:[≤≥<>⩽⩾±÷/]|\bat most|\bat least|\bup to|\bno more than|\bbudget"
+                          r"(?: of| is)?|\bgoal(?: of| is)?|\blimit(?: of| is)?|\bbound(?: of)?"
+                          r"|\bevery|\bper|\bwithin|\b(?:timeout|timer)(?: of| is)?)"
+                          r"\s*(?:the |a |an )?$")
+# Words just before a size that make even a round one a result: about 16 KiB.
+APPROX_BEFORE = re.compile(r"(?:\babout|\baround|\broughly|\bnearly|\balmost|\bsome|\bunder"
+                           r"|\bapproximately|≈|~)\s*$")
+# Words just after a figure that make it a setting or a bound.
+SETTING_AFTER = re.compile(r"^\s*(?:at most|at least|or less|or more|budget|timeout|tick|"
+                           r"timer|interval|idle|limit|floor|cap|deadline|delay|stacks?|"
+                           r"pages?|alignment|boundary|resolution|away|after)\b")
+# Words just after a size that make even a round one a result: 16 KiB of code.
+GROWTH_AFTER = re.compile(r"^\s*(?:more|less|larger|smaller|bigger|(?:more |less )?of "
+                          r"(?:code|text|\.?bss|read-only))\b")
+# A command that measures, in inline code or a session block: a step of
+# a pipeline or a list may be it (`for m in 3M 8M; do MEMORY=$m make run`).
+MEASURING = re.compile(
+    r"^(?:\w+=\S*\s+)*(?:(?:time|/usr/bin/time|timeout)(?:\s+-\S+|\s+\d+\S*)*\s+)?"
+    r"(?:(?:make|python3?|size|stat|wc|du|ls|readelf|objdump|nm|gzip|curl|wrk|perf|hyperfine|"
+    r"qemu-system-x86_64|strip|time|(?:\./)?(?:tools|tests)/\S+\.(?:py|sh))(?:\s|$)"
+    r"|(?:\./)?build/\S+\s+\S)")
+
+
+def measuring(cmd):
+    """Whether a shell command (or a step of it) is one that measures."""
+    return any(MEASURING.match(step.strip())
+               for step in re.split(r"[;|&()]+|\b(?:do|then)\b", cmd))
+
+
+def round_binary(value):
+    """Whether a whole number has at most two bits set (4, 12, 48, 768):
+    the sizes of pages, stacks, buffers and address ranges."""
+    return value > 0 and bin(value).count("1") <= 2
+
+
+def figures(text):
+    """The measured figures in a unit's prose: [(offset, figure)]. Specs
+    are left out: sizes that are round binary numbers (`4 KiB`, `16 KiB
+    stacks`, `768 KiB`), byte counts under 10,000 written without a comma
+    (a 20-byte header), products (`80×25`, `IHL × 4 bytes`), bounds and
+    settings (`budget 1.25×`, `≥ 3×`, `every 10 ms`, `30 s idle`), and
+    `N times` without a decimal point."""
+    out = []
+    for m in FIGURE.finditer(text):
+        num = m.group("num")
+        value = float(num.replace(",", ""))
+        whole = "." not in num
+        # Inline code is blanked: `idle_ms` (30 s) reads "idle timer of (30 s".
+        before = re.sub(r"\s+", " ", text[max(0, m.start() - 40):m.start()])
+        before = re.sub(r"[\s(]+$", " ", before)
+        after = re.sub(r"\s+", " ", text[m.end():m.end() + 24])
+        if BOUND_BEFORE.search(before) or SETTING_AFTER.match(after):
+            continue
+        if re.search(r"\d\s*[×x*]\s*$", before) or re.match(r"^\s*[×x]\s*\d", after):
+            continue                        # a product or a dimension: 80 × 25, IHL × 4 bytes
+        if m.group("size") and not (APPROX_BEFORE.search(before) or GROWTH_AFTER.match(after)):
+            if whole and round_binary(int(value)):
+                continue
+            if whole and m.group("size").startswith("byte") and value < 10000 and "," not in num:
+                continue
+        if m.group("times") and whole:
+            continue
+        if m.group("ratio") and m.group("ratio") == "x" and whole:
+            continue
+        out.append((m.start(), m.group(0)))
+    return out
+
+
+class Unit:
+    """A paragraph, a list item, a table, a heading or a fenced block."""
+
+    def __init__(self, kind, first, lines):
+        self.kind = kind            # "para", "item", "table", "heading", "block"
+        self.first = first          # its first line (1-based)
+        self.lines = lines
+        self.mark = None            # "not measured" or "unknown", from a comment
+        self.block = None
+
+    def prose(self):
+        """Its text, with inline code, comments and link targets blanked
+        (so that offsets still count lines)."""
+        text = "\n".join(self.lines)
+        blank = lambda m: re.sub(r"[^\n]", " ", m.group(0))  # noqa: E731
+        text = HTML_COMMENT.sub(blank, text)
+        text = re.sub(r"`[^`]+`", blank, text)      # a code span may cross a line break
+        text = re.sub(r"\]\([^)\s]*\)", blank, text)
+        return text
+
+    def commands(self):
+        """The measuring commands it names: inline code in prose, `$ `
+        lines (and a ```sh block's lines) in a block."""
+        if self.kind == "block":
+            b = self.block
+            if b.lang not in SESSION_LANGS:
+                return []
+            cmds = session_commands(b) if b.lang != "sh" else sh_block_commands(b)
+            return [c for _, c in cmds if measuring(c)]
+        spans = re.findall(r"`([^`]+)`", "\n".join(self.lines))
+        return [c for c in (re.sub(r"\s*\n\s*", " ", s) for s in spans) if measuring(c)]
+
+
+def figure_mark(text):
+    """What a comment in `text` says about its unit's figures, or None."""
+    if UNKNOWN_COMMAND.search(text):
+        return "unknown"
+    return "not measured" if NOT_MEASURED.search(text) else None
+
+
+def units(text, blocks):
+    """The units of a Markdown file in order, front matter left out. A
+    comment on a line of its own marks the unit below it."""
+    lines = text.split("\n")
+    by_line = {b.line: b for b in blocks}
+    out, i, mark = [], 0, None
+    m = re.match(r"^---\n.*?\n---\n", text, re.S)
+    if m:
+        i = m.group(0).count("\n")
+    cur = None
+    while i < len(lines):
+        line = lines[i]
+        if i + 1 in by_line:
+            b = by_line[i + 1]
+            u = Unit("block", i + 1, b.lines)
+            u.block = b
+            out.append(u)
+            cur, mark = None, None
+            i = i + len(b.lines) + 2
+            continue
+        s = line.strip()
+        if not s:
+            cur = None
+        elif HTML_COMMENT.fullmatch(s):
+            cur = None
+            mark = figure_mark(s) or mark
+        elif s.startswith("#") and re.match(r"^#{1,6}\s", s):
+            out.append(Unit("heading", i + 1, [line]))
+            cur, mark = None, None
+        else:
+            kind = "table" if s.startswith("|") else "item" if LIST_ITEM.match(line) else "para"
+            # A line that is not an item continues the item above it.
+            if cur is None or kind == "item" or (kind == "table") != (cur.kind == "table"):
+                cur = Unit(kind, i + 1, [])
+                cur.mark, mark = mark, None
+                out.append(cur)
+            cur.lines.append(line)
+            cur.mark = figure_mark(line) or cur.mark
+        i += 1
+    return out
+
+
+def attributed(us, k):
+    """Whether unit us[k] names the command that measured its figures, or
+    sits where one is named: the caption of its table or list, or a
+    session block (or table) beside it, with that block's caption."""
+    u = us[k]
+
+    def prev(j):
+        return us[j - 1] if j > 0 else None
+
+    def nxt(j):
+        return us[j + 1] if j + 1 < len(us) else None
+
+    def exhibit(j):
+        """A table or session block and the paragraph just above it."""
+        e = us[j]
+        if e.commands():
+            return True
+        p = prev(j)
+        return p is not None and p.kind == "para" and bool(p.commands())
+
+    def beside_exhibit(j):
+        return any(0 <= i < len(us) and i != k and us[i].kind in ("block", "table")
+                   and exhibit(i) for i in (j - 1, j + 1))
+
+    if u.commands():
+        return True
+    if u.kind == "table":
+        # Its caption: the paragraph above, or the one below unless that
+        # one ends with a colon (then it introduces what comes after it).
+        above, below = prev(k), nxt(k)
+        if above is not None and above.kind == "para" and above.commands():
+            return True
+        if below is not None and below.kind == "para" and below.commands() and \
+                not "\n".join(below.lines).rstrip().endswith(":"):
+            return True
+    if u.kind == "item":
+        # An item of a list: the paragraph that leads the list.
+        j = k
+        while j > 0 and us[j - 1].kind == "item":
+            j -= 1
+        p = prev(j)
+        if p is not None and p.kind == "para" and (p.commands() or beside_exhibit(j - 1)):
+            return True
+    return beside_exhibit(k)
+
+
+def recorded_sections(us):
+    """The indices of the units that a `Command: `...`` paragraph covers:
+    those of its section, from the nearest heading above it to the next
+    heading of that level or above."""
+    def level(u):
+        return len(u.lines[0]) - len(u.lines[0].lstrip("#"))
+
+    covered, head = set(), None
+    for k, u in enumerate(us):
+        if u.kind == "heading":
+            head = k
+        elif head is not None and u.kind == "para" and any(
+                measuring(c) for c in SECTION_COMMAND.findall("\n".join(u.lines))):
+            end = next((j for j in range(head + 1, len(us)) if us[j].kind == "heading"
+                        and level(us[j]) <= level(us[head])), len(us))
+            covered.update(range(head + 1, end))
+    return covered
+
+
+def check_figures(path, text, blocks, problems):
+    """Every measured figure names the command that measured it."""
+    if not (FIGURE_FILES.match(path) or path == SELFTEST):
+        return
+    us = units(text, blocks)
+    recorded = recorded_sections(us)
+    for k, u in enumerate(us):
+        if u.kind in ("block", "heading") or u.mark == "not measured" or \
+                (k in recorded and u.mark is None):
+            continue
+        prose = u.prose()
+        found = figures(prose)
+        if not found or (u.mark is None and attributed(us, k)):
+            continue
+        line = u.first + prose.count("\n", 0, found[0][0])
+        what = {"para": "paragraph", "item": "list item", "table": "table"}[u.kind]
+        shown = ", ".join(f for _, f in found[:4]) + (", ..." if len(found) > 4 else "")
+        if u.mark == "unknown":
+            problems.add(path, line, "the %s's figures (%s) are marked as measured by an "
+                         "unknown command: find it and name it in inline code, or measure "
+                         "them again with one" % (what, shown))
+        else:
+            problems.add(path, line, "the %s states measured figures (%s) but names no "
+                         "command that measured them: name it in inline code (`make bench`, "
+                         "`size -t ...`), or mark constants <!-- not measured: why -->"
+                         % (what, shown))
+
+
 # ---- one file ---------------------------------------------------------------
 
 def check_file(path, chapters, trees, annotate):
@@ -544,6 +835,7 @@ def check_file(path, chapters, trees, annotate):
             if re.match(r"^(\w+=\S+\s+)*make(\s|$)", code):
                 check_command(code, path, ln, problems, chapters)
     check_links(path, prose, problems)
+    check_figures(path, text, blocks, problems)
     if edits:
         lines = text.split("\n")
         for ln, new in edits.items():
@@ -654,7 +946,10 @@ def output_matches(pasted, actual):
 
 
 def session_steps(block):
-    """[(offset, command, pasted output lines)] of a session block."""
+    """[(offset, command, pasted output lines, offset of the output)] of a
+    session block. Offsets count from the opening fence: the command's is
+    its `$ ` line, the output's is the line after the command's last
+    (backslash-continued) line."""
     steps, cur = [], None
     i, lines = 0, block.lines
     while i < len(lines):
@@ -664,7 +959,7 @@ def session_steps(block):
             while cmd.endswith("\\") and i + 1 < len(lines):
                 i += 1
                 cmd = cmd[:-1] + " " + lines[i].strip()
-            cur = [start + 1, cmd, []]
+            cur = [start + 1, cmd, [], i + 2]
             steps.append(cur)
         elif cur is not None:
             cur[2].append(lines[i])
@@ -827,7 +1122,7 @@ def check_outputs(path, chapters, work, problems, update=False):
             problems.add(path, b.line, "could not make the tree to run in: %s" % e)
             continue
         ran += 1
-        for off, cmd, pasted in session_steps(b):
+        for off, cmd, pasted, out_off in session_steps(b):
             try:
                 p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], cwd=tree, env=READER_ENV,
                                    stdin=subprocess.DEVNULL, capture_output=True,
@@ -843,7 +1138,7 @@ def check_outputs(path, chapters, work, problems, update=False):
                 real = [l.rstrip() for l in out.replace("\r", "").split("\n")]
                 while real and not real[-1]:
                     real.pop()
-                replacements.append((b.line + off, len(pasted), real))
+                replacements.append((b.line + out_off - 1, len(pasted), real))
                 continue
             if bad is not None:
                 shown = [l for l in out.split("\n") if l.strip()][-6:]
@@ -858,13 +1153,36 @@ def check_outputs(path, chapters, work, problems, update=False):
         else:
             replacements.append((e[1], e[2], e[3]))
     if replacements:
-        lines = text.split("\n")
-        for first, count, new in sorted(replacements, reverse=True):
-            lines[first:first + count] = new
         with open(os.path.join(ROOT, path), "w", encoding="utf-8") as f:
-            f.write("\n".join(lines))
+            f.write(paste_outputs(text, replacements))
         print("%s: pasted the real output of %d command(s)" % (path, len(replacements)))
     return ran
+
+
+def paste_outputs(text, replacements):
+    """`text` with each (first line index, line count, new lines) of
+    `replacements` put in place, the last first."""
+    lines = text.split("\n")
+    for first, count, new in sorted(replacements, reverse=True):
+        lines[first:first + count] = new
+    return "\n".join(lines)
+
+
+def selftest_update():
+    """--update pastes a command's output under it, after the lines that
+    continue the command, and keeps those. Returns the discrepancies."""
+    text = "\n".join(["para", "", "```text run", "$ printf '%s\\n' a \\", "      b",
+                      "old", "$ true", "```"])
+    blocks, _ = parse_blocks("x.md", text)
+    b = blocks[0]
+    reps = [(b.line + out_off - 1, len(pasted), ["new " + cmd.split()[0]])
+            for off, cmd, pasted, out_off in session_steps(b)]
+    want = "\n".join(["para", "", "```text run", "$ printf '%s\\n' a \\", "      b",
+                      "new printf", "$ true", "new true", "```"])
+    got = paste_outputs(text, reps)
+    if got != want:
+        return ["tools/check_docs.py: --update would write %r, not %r" % (got, want)]
+    return []
 
 
 SELFTEST = "tests/selftest/docs_bad.md"
@@ -890,7 +1208,7 @@ def selftest(chapters):
         got.setdefault(int(m.group(1)), []).append(m.group(2))
     # A command in a session block is reported on its own line, one or
     # two lines below the comment's target (the fence).
-    wrong, claimed = [], set()
+    wrong, claimed = selftest_update(), set()
     for line, what in sorted(expected.items()):
         near = [l for l in (line, line + 1, line + 2) if any(what in g for g in got.get(l, []))]
         if near:

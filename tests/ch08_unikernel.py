@@ -685,9 +685,16 @@ def retransmit(t):
     z.wnd = 0
     data = os.urandom(50)
     z.write(data)
-    probe = z.expect(timeout=4)
-    t.check(probe is not None and len(probe.data) <= 1,
-            "with our window shut the kernel sends at most a 1-byte probe (%r)" % probe)
+    sent = time.monotonic()
+    probe = z.expect(lambda s: len(s.data) > 0, timeout=4)
+    waited = time.monotonic() - sent
+    # A probe is data sent into the shut window on the retransmission
+    # timer, which waits 200 ms at least (RTO_MIN_MS): the echo sent at
+    # once would be data the window does not allow.
+    t.check(probe is not None and probe.seq == z.rcv and 1 <= len(probe.data) <= len(data)
+            and probe.data == data[:len(probe.data)] and waited >= 0.15,
+            "with our window shut the echo waits, and a probe of its first bytes comes on "
+            "the timer (%r after %.2f s)" % (probe, waited))
     z.wnd = 65535
     z.send(ACK)
     got = z.read(len(data), timeout=4)     # from snd_una: the probe was not acknowledged

@@ -198,3 +198,144 @@ def github_workflow(t):
         t.check(re.search(r"^\| lab 1 \| 20/20 \|", text, re.M) is not None,
                 "the job summary has lab 1's score: %r" % text[:200])
 
+
+
+# ---- a kernel that replays a reference run --------------------------------
+#
+# Issue 20's replay attack: a student who has the serial output of a
+# working kernel (a friend's, or the reference's) and a kernel that prints
+# it back, with this boot's nonce swapped in (the kernel can read it from
+# fw_cfg like any option). Printed `ok` lines alone must not be worth much
+# of a lab: the exceptions must show in QEMU's own log (-d int), the PIC and
+# PIT writes in its trace, the timer by the harness's clock, the keys by
+# IRQ. Lab 3 is the lab whose grade leans most on the kernel's own report.
+
+REPLAY_LAB = 3
+REPLAY_BOUND = 25           # the replay measured 20 of 100 (the handout 5)
+REPLAY_BOOTS = ("test=gdt,idt,irq,keymap,timer,irq-print", "test=divide-error",
+                "test=breakpoint", "test=invalid-opcode", "test=general-protection",
+                "test=page-fault", "test=double-fault", "test=timer-rate")
+RECORDED_NONCE = "deadbeef"
+
+REPLAYER = r'''
+#include <fern/string.h>
+#include <fern/x86.h>
+#include "replay_data.h"
+
+/* Print a reference run's output for this boot's tests, nonce swapped. */
+static void replay(void)
+{
+	static char opts[BOOT_CMDLINE_MAX], line[1024];
+	char nonce[9] = "", test[160] = "";
+	int n = fw_cfg_read_file(FW_CFG_CMDLINE_FILE, opts, sizeof(opts));
+
+	for (int i = 0; i < n; i++) {
+		if (i && opts[i - 1] != ' ')
+			continue;
+		if (!strncmp(opts + i, "nonce=", 6))
+			memcpy(nonce, opts + i + 6, 8);
+		if (!strncmp(opts + i, "test=", 5)) {
+			size_t k = 0;
+
+			for (int j = i + 5; j < n && opts[j] != ' ' && k < sizeof(test) - 1; j++)
+				test[k++] = opts[j];
+			test[k] = 0;
+		}
+	}
+	for (size_t r = 0; r < sizeof(replays) / sizeof(replays[0]); r++) {
+		if (strcmp(replays[r].test, test))
+			continue;
+		for (int i = 0; i < replays[r].n; i++) {
+			size_t len = strlen(replays[r].lines[i]);
+
+			memcpy(line, replays[r].lines[i], len + 1);
+			for (char *q = line; *q; q++)
+				if (!strncmp(q, "%(nonce)s", 8))
+					memcpy(q, nonce, 8);
+			kprintf("%%s\n", line);
+		}
+		outb(0xf4, (uint8_t)replays[r].status);
+		for (;;)
+			__asm__ volatile("hlt");
+	}
+}
+''' % {"nonce": RECORDED_NONCE}
+
+
+def record_reference(iso):
+    """[(test list, serial lines after the hello line, exit value)] of the
+    reference kernel's lab-3 boots, with RECORDED_NONCE as their nonce."""
+    from fernlab.qemu import timeout_scale
+    runs = []
+    for cmdline in REPLAY_BOOTS:
+        opts = "%s nonce=%s" % (cmdline, RECORDED_NONCE)
+        argv = ["qemu-system-x86_64", "-accel", "tcg", "-M", "pc", "-display", "none",
+                "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-m", "128M",
+                "-cdrom", iso, "-serial", "stdio",
+                "-fw_cfg", "name=opt/fern/cmdline,string=" + opts.replace(",", ",,")]
+        p = subprocess.run(argv, capture_output=True, timeout=60 * timeout_scale())
+        lines = p.stdout.decode("latin-1").replace("\r", "").split("\n")
+        hello = [i for i, line in enumerate(lines) if line.startswith("fern: hello")]
+        if not hello:
+            return None
+        runs.append((cmdline.split("=", 1)[1], [x for x in lines[hello[0] + 1:] if x],
+                     p.returncode >> 1))
+    return runs
+
+
+def replay_header(runs):
+    def c(s):
+        return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
+    out = ["struct replay { const char *test; const char *const *lines; int n; int status; };"]
+    for k, (_, lines, _) in enumerate(runs):
+        out.append("static const char *const replay_%d[] = {" % k)
+        out += ["\t%s," % c(x) for x in lines]
+        out.append("};")
+    out.append("static const struct replay replays[] = {")
+    out += ['\t{ %s, replay_%d, %d, %d },' % (c(test), k, len(lines), status)
+            for k, (test, lines, status) in enumerate(runs)]
+    out.append("};")
+    return "\n".join(out) + "\n"
+
+
+@test("grade-student: a kernel that replays a reference run's serial output, this boot's nonce "
+      "swapped in, scores at most %d of lab %d's 100" % (REPLAY_BOUND, REPLAY_LAB))
+def replayed_run(t):
+    made = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "CHAPTER=%d" % REPLAY_LAB],
+                          capture_output=True, text=True, timeout=300)
+    if made.returncode != 0:
+        t.fail("the reference chapter %d does not build: %s" % (REPLAY_LAB, made.stderr[-300:]))
+    runs = record_reference(os.path.join(ROOT, "build", "ch%d" % REPLAY_LAB, "fern.iso"))
+    if not runs:
+        t.fail("the reference kernel printed no 'fern: hello' line to record")
+    t.check(all(RECORDED_NONCE in " ".join(lines) for _, lines, _ in runs),
+            "every recorded boot carries the nonce the replay swaps")
+    with tempfile.TemporaryDirectory(prefix="fern-selftest-") as tmp:
+        eve = student_tree(os.path.join(tmp, "eve"), stub=True)
+        kmain = os.path.join(eve, "src", "boot", "kmain.c")
+        with open(kmain) as f:
+            text = f.read()
+        hello = '\tkprintf("fern: hello from 64-bit long mode (chapter %d)\\n", FERN_CHAPTER);\n'
+        if hello not in text or "\nvoid kmain(" not in text:
+            t.fail("kmain.c has no hello line to put the replay after")
+        text = text.replace("\nvoid kmain(", REPLAYER + "\nvoid kmain(", 1)
+        text = text.replace(hello, hello + "\treplay();\n", 1)
+        write(kmain, text)
+        write(os.path.join(eve, "src", "boot", "replay_data.h"), replay_header(runs))
+        p = subprocess.run([os.path.join(ROOT, "tools", "grade-student.sh"), eve,
+                            str(REPLAY_LAB), "--out", os.path.join(tmp, "results")],
+                           capture_output=True, text=True, cwd=tmp, timeout=600)
+        out = p.stdout + p.stderr
+    score = re.search(r"^Score: (\d+)/100\b", out, re.M)
+    if not score:
+        t.fail("grade-student printed no score: %r" % out[-500:])
+    # The replay is real: the tests that only read the kernel's lines pass.
+    t.check(re.search(r"^PASS  interrupts: registers and flags survive timer interrupts", out,
+                      re.M) is not None, "the replayed KTAP lines pass the tests that read "
+            "only them (registers and flags)")
+    for name in ("#PF reports CR2", "QEMU saw both 8259s", "QEMU saw the PIT",
+                 "the timer ticks at 100 Hz by the harness's clock"):
+        t.check(re.search(r"^FAIL  interrupts: .*%s" % re.escape(name), out, re.M) is not None,
+                "what QEMU and the harness see for themselves fails: %s" % name)
+    t.check(int(score.group(1)) <= REPLAY_BOUND, "the replay scores %s/100, at most %d"
+            % (score.group(1), REPLAY_BOUND))

@@ -891,8 +891,9 @@ GRADE_LINE = re.compile(r"^(PASS|FAIL)\s|^Score:|^\d+ passed, \d+ failed")
 def normalize(line, loose):
     """A line of output with its variable parts replaced."""
     line = line.replace("\r", "").rstrip()
-    line = re.sub(r"\[\d{4,}\]", "[NONCE]", line)
-    line = re.sub(r"nonce=\d+", "nonce=NONCE", line)
+    # The harness's nonces are 8 hex digits (fernlab.qemu.new_nonce()).
+    line = re.sub(r"\[(?:\d{4,}|[0-9a-f]{8})\]", "[NONCE]", line)
+    line = re.sub(r"nonce=(?:[0-9a-f]{8}\b|\d+)", "nonce=NONCE", line)
     line = re.sub(r"0x[0-9a-fA-F]+", "0x#", line)
     line = re.sub(r"\b\d+ cycles\b", "# cycles", line)
     line = re.sub(r"\b\d+(\.\d+)?\s*(s|ms|us)\b", "# s", line)

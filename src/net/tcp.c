@@ -342,6 +342,12 @@ static uint32_t in_flight(const struct tcp_conn *c)
 	return c->snd_nxt - c->snd_una;
 }
 
+/* Whether data may take a packet buffer: more than TX_RESERVE are free. */
+static bool buffers_free(void)
+{
+	return pbuf_available() > TX_RESERVE;
+}
+
 /*
  * Whether a segment of data (or the FIN) may take a packet buffer now.
  * If not, @c waits: tcp_buffers_back() calls output() again once the
@@ -351,7 +357,7 @@ static uint32_t in_flight(const struct tcp_conn *c)
  */
 static bool buffer_for(struct tcp_conn *c)
 {
-	if (pbuf_available() > TX_RESERVE)
+	if (buffers_free())
 		return true;
 	if (!c->buffer_wait) {
 		c->buffer_wait = true;
@@ -481,7 +487,7 @@ static bool tcp_buffers_back(void *ctx)
 		next = (next + 1) % TCP_CONNS;
 		if (!c->buffer_wait)
 			continue;
-		if (pbuf_available() <= TX_RESERVE)
+		if (!buffers_free())
 			break;
 		c->buffer_wait = false;
 		buffer_waiting--;
@@ -493,7 +499,7 @@ static bool tcp_buffers_back(void *ctx)
 static bool tcp_buffers_ready(void *ctx)
 {
 	(void)ctx;
-	return buffer_waiting && pbuf_available() > TX_RESERVE;
+	return buffer_waiting && buffers_free();
 }
 
 static struct loop_poller buffers_poller = {

@@ -265,14 +265,10 @@ static void replay(void)
 def record_reference(iso):
     """[(test list, serial lines after the hello line, exit value)] of the
     reference kernel's lab-3 boots, with RECORDED_NONCE as their nonce."""
-    from fernlab.qemu import timeout_scale
+    from fernlab.qemu import qemu_command, timeout_scale
     runs = []
     for cmdline in REPLAY_BOOTS:
-        opts = "%s nonce=%s" % (cmdline, RECORDED_NONCE)
-        argv = ["qemu-system-x86_64", "-accel", "tcg", "-M", "pc", "-display", "none",
-                "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-m", "128M",
-                "-cdrom", iso, "-serial", "stdio",
-                "-fw_cfg", "name=opt/fern/cmdline,string=" + opts.replace(",", ",,")]
+        argv = qemu_command(iso, cmdline="%s nonce=%s" % (cmdline, RECORDED_NONCE))
         p = subprocess.run(argv, capture_output=True, timeout=60 * timeout_scale())
         lines = p.stdout.decode("latin-1").replace("\r", "").split("\n")
         hello = [i for i, line in enumerate(lines) if line.startswith("fern: hello")]

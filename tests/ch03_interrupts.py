@@ -311,7 +311,7 @@ TIMER_TEST_HZ = 250     # the rate the timer-rate case asks for (src/cpu/irq_tes
 PIC_WRITE = re.compile(r"^pic_ioport_write master (\d) addr 0x([0-9a-f]+) val 0x([0-9a-f]+)")
 PIT_WRITE = re.compile(r"^memory_region_ops_write .*\baddr 0x([0-9a-f]+) value 0x([0-9a-f]+) "
                        r"size \d+ name 'pit'")
-PIT_INPUT_HZ = 1193182  # the 8254's input clock (include/fern/cpu.h says the same)
+PIT_INPUT_HZ = 1193182  # the 8254's input clock (include/fern/i8254.h says the same)
 
 
 def last_initialisation(writes):

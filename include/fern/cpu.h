@@ -400,12 +400,11 @@ __attribute__((noreturn)) void idle_forever(void);
  * The PIT's channel 0 interrupts TIMER_HZ times a second; each interrupt
  * is a tick. @{ */
 #define TIMER_HZ	100		/**< ticks a second: one every 10 ms */
-#define PIT_INPUT_HZ	1193182		/**< the 8254's clock: 14.31818 MHz / 12 */
 /** @} */
 
 /**
  * Make the PIT's channel 0 interrupt @p hz times a second (19 to
- * PIT_INPUT_HZ) and count its interrupts as ticks.
+ * PIT_INPUT_HZ, i8254.h) and count its interrupts as ticks.
  */
 void pit_init(unsigned int hz);
 

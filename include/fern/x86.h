@@ -72,17 +72,6 @@ static inline void pause(void)
 	__asm__ volatile("pause" : : : "memory");
 }
 
-/**
- * Wait about a microsecond, the time an I/O write to an unused port takes
- * on a real PC: old ISA chips like the 8259 need it between two writes,
- * and serial_init() counts its wait in them before chapter 3 has a timer.
- * Port 0x80 is where the BIOS writes its POST codes; nothing listens.
- */
-static inline void io_wait(void)
-{
-	outb(0x80, 0);
-}
-
 #endif
 /** Mask maskable interrupts (clear RFLAGS.IF). */
 static inline void cli(void)
@@ -90,6 +79,16 @@ static inline void cli(void)
 	__asm__ volatile("cli" : : : "memory");
 }
 #if FERN_CHAPTER >= 3
+
+/**
+ * Wait about a microsecond, the time an I/O write to an unused port takes
+ * on a real PC: old ISA chips like the 8259 need it between two writes.
+ * Port 0x80 is where the BIOS writes its POST codes; nothing listens.
+ */
+static inline void io_wait(void)
+{
+	outb(0x80, 0);
+}
 
 /** Allow maskable interrupts (set RFLAGS.IF). */
 static inline void sti(void)

@@ -4,6 +4,9 @@
  */
 #include <fern/console.h>
 #include <fern/x86.h>
+#if FERN_CHAPTER >= 2
+#include <fern/i8254.h>
+#endif
 
 #define UART_THR	0	/* transmit holding register (write) */
 #define UART_LSR	5	/* line status register */
@@ -60,8 +63,9 @@ void serial_putc(char c)
  * like any other, so it comes back one character time later: 10 bits
  * (start, 8 data, stop) at 115200 baud take 87 us. We allow over a hundred
  * character times; only a UART that is not there or broken waits it out,
- * once, at boot. There is no timer before chapter 3, so the microseconds
- * are io_wait()s: about 1 us each on a PC, less under QEMU.
+ * once, at boot. There is no tick before chapter 3, so the 8254's channel
+ * 2 counts the time (i8254.h): a time, not a number of polls, which a fast
+ * CPU would get through before the byte is back.
  */
 #define LOOPBACK_WAIT_US	10000
 #define LOOPBACK_BYTE		0xae
@@ -84,12 +88,15 @@ static uint8_t selftest_in(uint16_t reg)
  */
 static int loopback_test(void)
 {
+	_Static_assert(LOOPBACK_WAIT_US <= PIT_COUNTDOWN_MAX_US,
+		       "channel 2 counts at most 54.9 ms");
 	outb(COM1_PORT + UART_MCR, MCR_LOOP | MCR_RTS | MCR_OUT1 | MCR_OUT2);
 	outb(COM1_PORT + UART_THR, LOOPBACK_BYTE);
-	for (int us = 0; !(selftest_in(UART_LSR) & LSR_DR); us++) {
-		if (us == LOOPBACK_WAIT_US)
+	pit_countdown_start(LOOPBACK_WAIT_US);
+	while (!(selftest_in(UART_LSR) & LSR_DR)) {
+		if (pit_countdown_done())
 			return -1;
-		io_wait();
+		pause();
 	}
 	return selftest_in(UART_RBR) == LOOPBACK_BYTE ? 0 : -1;
 }
@@ -106,9 +113,14 @@ int serial_init(void)
 	uint16_t divisor = UART_BASE_BAUD / SERIAL_BAUD;
 	int found;
 
+	/*
+	 * The divisor latch hides behind THR and IER while DLAB is set, and
+	 * whoever was here before may have left it set: clear it first, or
+	 * "IER = 0" lands in DLM and the interrupts stay on.
+	 */
+	outb(COM1_PORT + UART_LCR, LCR_WLS_8);
 	outb(COM1_PORT + UART_IER, 0);
 
-	/* The divisor latch hides behind THR and IER while DLAB is set. */
 	outb(COM1_PORT + UART_LCR, LCR_DLAB);
 	outb(COM1_PORT + UART_DLL, divisor & 0xff);
 	outb(COM1_PORT + UART_DLM, divisor >> 8);

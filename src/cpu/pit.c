@@ -15,17 +15,9 @@
  */
 #include <fern/console.h>
 #include <fern/cpu.h>
+#include <fern/i8254.h>
 #include <fern/shell.h>
 #include <fern/x86.h>
-
-#define PIT_CHANNEL0	0x40	/* channel 0's counter (data port) */
-#define PIT_COMMAND	0x43	/* the mode/command register */
-
-/* The command byte's fields (8254 datasheet, "Control Word Format"). */
-#define PIT_SELECT_CHANNEL0	(0 << 6)
-#define PIT_ACCESS_LOHI		(3 << 4)	/* low byte, then high byte */
-#define PIT_MODE_RATE		(2 << 1)	/* mode 2: rate generator */
-#define PIT_BINARY		0		/* count in binary, not BCD */
 
 static volatile uint64_t ticks;
 static unsigned int pit_hz;

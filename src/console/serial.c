@@ -93,8 +93,17 @@ static int loopback_test(void)
 	outb(COM1_PORT + UART_MCR, MCR_LOOP | MCR_RTS | MCR_OUT1 | MCR_OUT2);
 	outb(COM1_PORT + UART_THR, LOOPBACK_BYTE);
 	pit_countdown_start(LOOPBACK_WAIT_US);
-	while (!(selftest_in(UART_LSR) & LSR_DR)) {
-		if (pit_countdown_done())
+	for (;;) {
+		/*
+		 * The clock first, then the byte: give up only if the byte
+		 * was still missing at a moment known to be past the
+		 * deadline, even if the host stopped running us in between.
+		 */
+		bool late = pit_countdown_done();
+
+		if (selftest_in(UART_LSR) & LSR_DR)
+			break;
+		if (late)
 			return -1;
 		pause();
 	}

@@ -46,9 +46,21 @@ except ImportError:         # make doctor names the package
 
 
 def free_tcp_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_tcp_ports(1)[0]
+
+
+def free_tcp_ports(n):
+    """n distinct free ports on 127.0.0.1. Each socket stays bound until all
+    are chosen: closed at once, the next bind could be given the same port,
+    and QEMU then fails to set up its second forwarding rule."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def site_files(iso):
@@ -89,16 +101,28 @@ class Server:
     """A booted unikernel with its port 80 at 127.0.0.1:port."""
 
     def __init__(self, t, timeout=60):
-        self.port, self.echo_port = free_tcp_port(), free_tcp_port()
+        self.t, self.timeout = t, timeout
+        self.m = self.machine()
+
+    def machine(self):
+        self.port, self.echo_port = free_tcp_ports(2)
         extra = ["-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80,"
                  "hostfwd=tcp:127.0.0.1:%d-:7" % (self.port, self.echo_port),
                  "-device", "virtio-net-pci,netdev=n0"]
-        self.m = t.machine(cmdline="shell", timeout=timeout, extra=extra)
+        return self.t.machine(cmdline="shell", timeout=self.timeout, extra=extra)
 
     def __enter__(self):
-        self.m.__enter__()
-        if not self.m.wait(r"^fern> ", timeout=20):
-            raise RuntimeError("no shell prompt (%s)" % self.m.outcome())
+        # Another test running beside this one may bind a port between our
+        # choice and QEMU's: then QEMU says so and exits, and new ports are
+        # tried, twice at most.
+        for attempt in range(3):
+            self.m.__enter__()
+            if self.m.wait(r"^fern> ", timeout=20):
+                break
+            if attempt == 2 or "Could not set up host forwarding" not in self.m.outcome():
+                raise RuntimeError("no shell prompt (%s)" % self.m.outcome())
+            self.m.__exit__(None, None, None)
+            self.m = self.machine()
         self.probe(self.port, b"GET / HTTP/1.0\r\n\r\n", "HTTP on port 80")
         return self
 
@@ -766,7 +790,7 @@ def through_passt(t):
     if shutil.which("passt") is None:
         t.fail("passt is not installed (make deps; make doctor)")
     files = the_site(t)
-    port, echo_port = free_tcp_port(), free_tcp_port()
+    port, echo_port = free_tcp_ports(2)
     with Passt(t, [(port, 80), (echo_port, 7)]) as passt:
         with t.machine(cmdline="shell eth_pad=0", timeout=60, extra=passt.extra) as m:
             t.check(m.wait(r"^net: 10\.0\.4\.15/24 gw 10\.0\.4\.2 \(dhcp\)$", timeout=20),

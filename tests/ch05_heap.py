@@ -48,6 +48,8 @@ def misuse(t, suite, announce, report, victim):
     r.expect(r"^heap: caller 0x[0-9a-f]{16} %s\+0x[0-9a-f]+$" % victim,
              "the report names the caller, %s" % victim)
     r.expect(r"^panic: heap misuse: .+$", "the kernel stops (panic)")
+    r.expect(r"^  caller: 0x[0-9a-f]{16} %s\+0x[0-9a-f]+$" % victim,
+             "the panic blames %s, not the function that reports the misuse" % victim)
     r.forbid(r"^ok \d+ - %s: " % suite, "the misuse went unnoticed: the test case passed")
     r.forbid(r"^not ok \d+ - %s: " % suite, "the misuse went unnoticed: kfree returned")
     r.expect_exit(EXIT_FAILURE)

@@ -186,6 +186,17 @@ size_t console_readline(char *buf, size_t size);
  */
 __attribute__((noreturn, format(printf, 1, 2)))
 void panic(const char *fmt, ...);
+#if FERN_CHAPTER >= 5
+
+/**
+ * panic(), on behalf of the code at @p caller (a return address): the
+ * report's `caller:` line names it instead of the function that calls
+ * this, which is only the messenger (the heap's misuse report). The
+ * backtrace still starts here and shows how the report was reached.
+ */
+__attribute__((noreturn, format(printf, 2, 3)))
+void panic_at(const void *caller, const char *fmt, ...);
+#endif
 
 /** Panic with the condition's text, file and line if @p cond is false. */
 #define assert(cond)							\

@@ -138,23 +138,44 @@ void fatal_guard_enter(struct fatal_guard *guard)
 	}
 }
 
-void panic(const char *fmt, ...)
+/*
+ * The report: the message, the code to blame (@caller, a return address),
+ * and the backtrace from frame @fp. panic() blames its own caller.
+ */
+__attribute__((noreturn))
+static void vpanic(uintptr_t caller, uintptr_t fp, const char *fmt, va_list ap)
 {
 	static struct fatal_guard guard = {
 		.again = "panic: panic while panicking; stopping\n",
 	};
-	va_list ap;
 
 	fatal_guard_enter(&guard);
 
 	vga_set_color(VGA_LIGHT_RED, VGA_BLACK);
 	kprintf("panic: ");
-	va_start(ap, fmt);
 	kvprintf(fmt, ap);
-	va_end(ap);
 	kprintf("\n");
 	kprintf("  caller: ");
-	print_return_address((uintptr_t)__builtin_return_address(0));
-	backtrace_print((uintptr_t)__builtin_frame_address(0));
+	print_return_address(caller);
+	backtrace_print(fp);
 	machine_exit(false);
 }
+
+void panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vpanic((uintptr_t)__builtin_return_address(0),
+	       (uintptr_t)__builtin_frame_address(0), fmt, ap);
+}
+#if FERN_CHAPTER >= 5
+
+void panic_at(const void *caller, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vpanic((uintptr_t)caller, (uintptr_t)__builtin_frame_address(0), fmt, ap);
+}
+#endif

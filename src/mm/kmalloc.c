@@ -13,8 +13,8 @@
  * a write past the end of a block means some code's idea of memory is
  * wrong, and whatever it does next may damage data that is still in use;
  * so the report names the code (the caller's address, with its function
- * name from chapter 2's symbol table) and panic() stops the kernel with
- * the failure status, after a backtrace. Running out of memory is not
+ * name from chapter 2's symbol table) and panic_at() stops the kernel
+ * with the failure status, blaming that code, after a backtrace. Running out of memory is not
  * misuse: kmalloc() returns NULL and the caller decides.
  *
  * Interrupt handlers may allocate (a network driver's receive path will),
@@ -100,7 +100,7 @@ static void kheap_report(void *ctx, enum heap_misuse kind, const void *ptr,
 	if (!ksym_print((uintptr_t)caller, KSYM_RETURN_ADDRESS))
 		kprintf(" ??");
 	kprintf("\n");
-	panic("heap misuse: %s", heap_misuse_name(kind));
+	panic_at(caller, "heap misuse: %s", heap_misuse_name(kind));
 }
 
 static const struct heap_page_source kheap_source = {

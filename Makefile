@@ -448,6 +448,11 @@ build/selftest/%.elf: tests/selftest/tiny.asm tests/selftest/tiny.ld
 build/selftest/%.iso: build/selftest/%.elf src/boot/grub.cfg
 	$(call make-iso,$@,$<)
 
+# The floor with the served site as its module: what GRUB's reading of
+# the site costs, apart from fern's code (make bench's "floor + site").
+build/selftest/floor-site.iso: build/selftest/floor.elf build/site.img src/boot/grub.cfg
+	$(call make-iso,$@,$<,build/site.img)
+
 all-chapters:			## build every chapter's ISO (build/chN/)
 	$(Q)for n in $(BUILDABLE); do $(MAKE) --no-print-directory CHAPTER=$$n iso || exit 1; done
 	$(Q)$(MAKE) --no-print-directory iso
@@ -475,7 +480,7 @@ grade: all-chapters		## grade every lab
 BENCH_RUNS ?= 5
 
 .PHONY: bench
-bench: all-chapters served-chapters build/selftest/floor.iso	## boot time vs the GRUB floor, sizes, grader time (BENCH_RUNS=N)
+bench: all-chapters served-chapters build/selftest/floor.iso $(if $(SITE_IMAGE),build/selftest/floor-site.iso)	## boot time vs the GRUB floor, sizes, grader time (BENCH_RUNS=N)
 	$(Q)$(PYTHON) tools/bench.py --runs $(BENCH_RUNS) $(BENCHFLAGS)
 
 # The heap's allocations per second and fragmentation, measured by the

@@ -12,10 +12,11 @@ serial bytes through COM1, and the kernel's IRQ counts must show they came
 by interrupt.
 """
 
+import os
 import re
-import time
 
 from fernlab import Boot, EXIT_FAILURE, EXIT_SUCCESS, test
+from fernlab.elf import elf_symbols
 from fernlab.ktap import check_suites, ktap_tests
 
 # The in-kernel suites, with the explicit ones that only print lines for
@@ -142,6 +143,52 @@ def idt_suite(t):
     r = t.boot(SUITES)
     boot_problems(t, r, IDT_PROBLEMS)
     check_suites(t, r, ["idt:"])
+    idt_from_outside(t)
+
+
+IDT_LINE = re.compile(r"^IDT=\s*([0-9a-f]+) ([0-9a-f]+)", re.M)
+IDT_GATES = 48              # vectors 0-47: the exceptions and the 16 IRQs
+GATE_IST = {2: 2, 8: 1}     # NMI on IST2, #DF on IST1 (cpu.h)
+
+
+def idt_from_outside(t):
+    """The IDT as the CPU has it once the kernel is ready, read through
+    QEMU's monitor, not as the kernel reports it: IDTR from 'info
+    registers', the gates from memory, each checked against the address
+    of its stub in fern.elf (SDM vol. 3 Figure 6-8)."""
+    syms = elf_symbols(os.path.join(os.path.dirname(t.iso), "fern.elf"))
+    with t.machine(monitor=True, timeout=10) as m:
+        if not m.wait(r"^fern: ready$"):
+            t.fail("no 'fern: ready' to read the IDT after: %s" % m.outcome())
+        g = IDT_LINE.search(m.monitor("info registers"))
+        if not g:
+            t.fail("QEMU's 'info registers' shows no IDT= line")
+        base, limit = int(g.group(1), 16), int(g.group(2), 16)
+        if not t.check(limit == IDT_GATES * 16 - 1, "from outside: IDTR's limit is 0x%x, %d "
+                       "gates of 16 bytes less one (QEMU saw 0x%x)"
+                       % (IDT_GATES * 16 - 1, IDT_GATES, limit)):
+            return
+        words = [int(w, 16) for w in re.findall(r"\b0x([0-9a-f]{16})\b",
+                                                 m.monitor("x /%dgx 0x%x" % (IDT_GATES * 2, base)))]
+    if len(words) != IDT_GATES * 2:
+        t.fail("QEMU's monitor showed %d of the IDT's %d quadwords" % (len(words), IDT_GATES * 2))
+    gates = [(words[2 * v], words[2 * v + 1]) for v in range(IDT_GATES)]
+    checks = [
+        ("is a present ring-0 interrupt gate (P=1 DPL=0 type 0xE)",
+         lambda v, lo, hi: (lo >> 40) & 0xff == 0x8e),
+        ("has the kernel code selector 0x08", lambda v, lo, hi: (lo >> 16) & 0xffff == 0x08),
+        ("names its IST slot (2 for NMI, 1 for #DF, 0 for the others)",
+         lambda v, lo, hi: (lo >> 32) & 0xff == GATE_IST.get(v, 0)),
+        ("enters its own stub, trap_stub_N in fern.elf",
+         lambda v, lo, hi: syms.get("trap_stub_%d" % v) ==
+         (lo & 0xffff) | (lo >> 48) << 16 | (hi & 0xffffffff) << 32),
+        ("has its reserved bits zero", lambda v, lo, hi: hi >> 32 == 0),
+    ]
+    for what, ok in checks:
+        bad = [v for v, (lo, hi) in enumerate(gates) if not ok(v, lo, hi)]
+        t.check(not bad, "from outside: every gate %s%s" % (
+            what, " (not vector%s %s)" % ("s" if len(bad) > 1 else "",
+                                          ", ".join(map(str, bad[:6]))) if bad else ""))
 
 
 @test("interrupts: #DE is reported with its vector, RIP's function and the registers", points=5)

@@ -12,9 +12,9 @@ address is in.
 
 import os
 import re
-import struct
 
 from fernlab import Boot, EXIT_FAILURE, EXIT_SUCCESS, test
+from fernlab.elf import elf_symbols
 from fernlab.ktap import ktap_tests
 
 # Four sizes of -m, two of them in boots that other tests need anyway: the
@@ -40,26 +40,6 @@ TLB = re.compile(r"^([0-9a-f]{16}): ([0-9a-f]{16}) ([-X])([-G])([-P])([-D])([-A]
 
 
 # ---- the kernel's ELF: where its sections are, by its own symbols --------
-
-def elf_symbols(path):
-    """{name: value} of the ELF64 file's symbol table."""
-    with open(path, "rb") as f:
-        data = f.read()
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum = struct.unpack_from("<HH", data, 0x3a)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
-                for i in range(shnum)]
-    symbols = {}
-    for sh in sections:
-        if sh[1] != 2:                      # SHT_SYMTAB
-            continue
-        strtab = sections[sh[6]]            # sh_link: its string table
-        for off in range(sh[4], sh[4] + sh[5], sh[9]):
-            name, _info, _other, _shndx, value, _size = struct.unpack_from("<IBBHQQ", data, off)
-            start = strtab[4] + name
-            symbols[data[start:data.index(b"\0", start)].decode()] = value
-    return symbols
-
 
 def kernel_symbols(t):
     """The symbols of the kernel the grader boots (fern.elf beside the ISO)."""

@@ -343,7 +343,7 @@ def print_report(result, targets, mhz):
     site = result["kernels"].get("floor-site", {}).get("boot")
     if site and site.get("ratio_to_floor"):
         print("  floor + site: the floor with the served site (%s) as its module, which GRUB\n"
-              "  reads at every boot; it costs %.0f ms of the floor's median boot." % (
+              "  reads at every boot; it adds %.0f ms to the floor's median boot." % (
                   kib(result["kernels"]["floor-site"]["size"].get("module_bytes")),
                   1000 * (site["median_s"] - result["kernels"]["floor"]["boot"]["median_s"])))
 

@@ -12,11 +12,10 @@ serial bytes through COM1, and the kernel's IRQ counts must show they came
 by interrupt.
 """
 
-import os
 import re
 
 from fernlab import Boot, EXIT_FAILURE, EXIT_SUCCESS, test
-from fernlab.elf import elf_symbols
+from fernlab.elf import kernel_symbols
 from fernlab.ktap import check_suites, ktap_tests
 
 # The in-kernel suites, with the explicit ones that only print lines for
@@ -156,7 +155,7 @@ def idt_from_outside(t):
     QEMU's monitor, not as the kernel reports it: IDTR from 'info
     registers', the gates from memory, each checked against the address
     of its stub in fern.elf (SDM vol. 3 Figure 6-8)."""
-    syms = elf_symbols(os.path.join(os.path.dirname(t.iso), "fern.elf"))
+    syms = kernel_symbols(t)
     with t.machine(monitor=True, timeout=10) as m:
         if not m.wait(r"^fern: ready$"):
             t.fail("no 'fern: ready' to read the IDT after: %s" % m.outcome())

@@ -14,7 +14,7 @@ import os
 import re
 
 from fernlab import Boot, EXIT_FAILURE, EXIT_SUCCESS, test
-from fernlab.elf import elf_symbols
+from fernlab.elf import kernel_symbols as elf_kernel_symbols
 from fernlab.ktap import ktap_tests
 
 # Four sizes of -m, two of them in boots that other tests need anyway: the
@@ -42,17 +42,11 @@ TLB = re.compile(r"^([0-9a-f]{16}): ([0-9a-f]{16}) ([-X])([-G])([-P])([-D])([-A]
 # ---- the kernel's ELF: where its sections are, by its own symbols --------
 
 def kernel_symbols(t):
-    """The symbols of the kernel the grader boots (fern.elf beside the ISO)."""
-    path = os.path.join(os.path.dirname(t.iso), "fern.elf")
-    if not os.path.exists(path):
-        t.fail("no %s to read the kernel's symbols from (build it with make)" % path)
-    syms = elf_symbols(path)
-    need = ["__kernel_phys_start", "__kernel_phys_end", "__text_start", "__rodata_start",
-            "__data_start", "__bss_start", "__bss_end", "__kernel_end", "boot_stack_guard"]
-    missing = [n for n in need if n not in syms]
-    if missing:
-        t.fail("%s has no symbol %s" % (path, ", ".join(missing)))
-    return syms
+    """The symbols of the kernel the grader boots, with the section bounds
+    the paging tests need."""
+    return elf_kernel_symbols(t, ["__kernel_phys_start", "__kernel_phys_end", "__text_start",
+                                  "__rodata_start", "__data_start", "__bss_start", "__bss_end",
+                                  "__kernel_end", "boot_stack_guard"])
 
 
 def region_of(addr, syms):

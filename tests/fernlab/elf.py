@@ -2,6 +2,7 @@
 the tests compare what QEMU shows of the machine with where fern.elf says
 its code and data are."""
 
+import os
 import struct
 
 
@@ -23,3 +24,17 @@ def elf_symbols(path):
             start = strtab[4] + name
             symbols[data[start:data.index(b"\0", start)].decode()] = value
     return symbols
+
+
+def kernel_symbols(t, need=()):
+    """The symbols of the kernel test `t` boots (fern.elf beside its ISO);
+    fail the test, naming what is missing, if there is no such file or it
+    lacks a symbol in `need`."""
+    path = os.path.join(os.path.dirname(t.iso), "fern.elf")
+    if not os.path.exists(path):
+        t.fail("no %s to read the kernel's symbols from (build it with make)" % path)
+    syms = elf_symbols(path)
+    missing = [n for n in need if n not in syms]
+    if missing:
+        t.fail("%s has no symbol %s" % (path, ", ".join(missing)))
+    return syms
